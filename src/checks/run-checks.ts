@@ -1,0 +1,25 @@
+import type { HostConfig } from '../config/host-config.js';
+import type { HostFacts } from '../host/types.js';
+import { checkLeftoverTaps } from './leftover-taps.js';
+import { checkNetnsCapacity } from './netns-capacity.js';
+import { classifySlots, type SlotsView } from './slots.js';
+import { checkTunDevice } from './tun-device.js';
+import type { CheckResult } from './types.js';
+
+export const CHECK_IDS = ['tun-device', 'netns-capacity', 'leftover-taps'] as const;
+
+/** Every check runs; --ignore demotes named failures to warnings ('all' demotes every one). */
+export function runChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<string> = new Set()): { results: CheckResult[]; view: SlotsView } {
+  const view = classifySlots(facts, config);
+  const results = [checkTunDevice(facts), checkNetnsCapacity(facts, config), checkLeftoverTaps(view, config)];
+  return { results: results.map((r) => demote(r, ignore)), view };
+}
+
+function demote(r: CheckResult, ignore: ReadonlySet<string>): CheckResult {
+  if (r.status !== 'fail' || !(ignore.has(r.id) || ignore.has('all'))) return r;
+  return { ...r, status: 'warn', message: `${r.message} (failure ignored by --ignore)`, details: { ...r.details, ignored: true } };
+}
+
+export function allPassed(results: CheckResult[]): boolean {
+  return results.every((r) => r.status !== 'fail');
+}

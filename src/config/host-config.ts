@@ -1,0 +1,76 @@
+import { parseDuration } from './duration.js';
+import type { ParsedOptions } from './options.js';
+import { UsageError } from './usage-error.js';
+
+export interface HostConfig {
+  netnsPattern: RegExp;
+  tap: string;
+  minAgeMs: number;
+  /** null: read the kernel's limit at each look. */
+  maxNamespaces: number | null;
+  capacityWarn: number;
+  orchestratorComm: string;
+  tunPath: string;
+}
+
+export const IFNAME = /^[A-Za-z0-9._-]{1,15}$/;
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export function str(o: ParsedOptions, name: string): string {
+  const v = o[name];
+  return typeof v === 'string' ? v : '';
+}
+
+export function durationOption(o: ParsedOptions, name: string): number {
+  const ms = parseDuration(str(o, name));
+  if (ms === null) throw new UsageError(`--${name} '${str(o, name)}' is not a duration (examples: 500ms, 30s, 5m)`);
+  return ms;
+}
+
+export function hostConfig(o: ParsedOptions): HostConfig {
+  let netnsPattern: RegExp;
+  try {
+    netnsPattern = new RegExp(str(o, 'netns-pattern'));
+  } catch (err) {
+    throw new UsageError(`--netns-pattern is not a valid regular expression: ${(err as Error).message}`);
+  }
+  const tap = str(o, 'tap');
+  if (!IFNAME.test(tap)) throw new UsageError(`--tap '${tap}' is not an interface name (1 to 15 of A-Z a-z 0-9 . _ -)`);
+  let maxNamespaces: number | null = null;
+  if (o['max-namespaces'] !== undefined) {
+    maxNamespaces = Number(str(o, 'max-namespaces'));
+    if (!Number.isInteger(maxNamespaces) || maxNamespaces < 1) {
+      throw new UsageError(`--max-namespaces '${str(o, 'max-namespaces')}' must be a whole number >= 1`);
+    }
+  }
+  const capacityWarn = Number(str(o, 'capacity-warn'));
+  if (!(capacityWarn > 0 && capacityWarn <= 1)) {
+    throw new UsageError(`--capacity-warn '${str(o, 'capacity-warn')}' must be a fraction in (0, 1]`);
+  }
+  const orchestratorComm = str(o, 'orchestrator-comm');
+  if (orchestratorComm === '') throw new UsageError('--orchestrator-comm must not be empty');
+  const tunPath = str(o, 'tun-path');
+  if (tunPath === '') throw new UsageError('--tun-path must not be empty');
+  return {
+    netnsPattern,
+    tap,
+    minAgeMs: durationOption(o, 'min-age'),
+    maxNamespaces,
+    capacityWarn,
+    orchestratorComm,
+    tunPath,
+  };
+}
+
+export interface LogConfig {
+  level: string;
+  format: 'json' | 'pretty';
+}
+
+export function logConfig(o: ParsedOptions): LogConfig {
+  const level = str(o, 'log-level');
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level '${level}' must be one of ${LEVELS.join(', ')}`);
+  const format = str(o, 'log-format');
+  if (format !== 'json' && format !== 'pretty') throw new UsageError(`--log-format '${format}' must be json or pretty`);
+  return { level, format };
+}

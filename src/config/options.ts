@@ -1,0 +1,82 @@
+import { parseArgs } from 'node:util';
+import { UsageError } from './usage-error.js';
+
+export interface OptionSpec {
+  name: string;
+  kind: 'string' | 'boolean';
+  default?: string;
+  help: string;
+}
+
+/** Flags shared by every command that looks at the host. */
+export const HOST_OPTIONS: OptionSpec[] = [
+  { name: 'netns-pattern', kind: 'string', default: '^ns-\\d+$', help: 'regular expression: which named namespaces belong to the orchestrator' },
+  { name: 'tap', kind: 'string', default: 'tap0', help: "the tap's name inside each slot namespace" },
+  { name: 'min-age', kind: 'string', default: '30s', help: 'a namespace younger than this is starting, never a leftover' },
+  { name: 'max-namespaces', kind: 'string', help: 'namespace limit (default: /proc/sys/user/max_net_namespaces)' },
+  { name: 'capacity-warn', kind: 'string', default: '0.8', help: 'warn when namespaces reach this fraction of the limit' },
+  { name: 'orchestrator-comm', kind: 'string', default: 'orchestrator', help: 'process name (comm) of the orchestrator' },
+  { name: 'tun-path', kind: 'string', default: '/dev/net/tun', help: 'the tun device to verify' },
+  { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
+  { name: 'log-format', kind: 'string', default: 'json', help: 'json (one line per event on stderr) or pretty' },
+];
+
+export type ParsedOptions = Record<string, string | boolean | undefined> & { _explicit: Set<string> };
+
+export function envName(flag: string): string {
+  return `VMGATE_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+function parseBoolean(name: string, text: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(text)) return true;
+  if (/^(0|false|no|off|)$/i.test(text)) return false;
+  throw new UsageError(`${envName(name)}=${JSON.stringify(text)} is not a boolean (use true or false)`);
+}
+
+/** Flag wins over VMGATE_<NAME>, which wins over the default. Unknown flags and stray arguments are usage errors. */
+export function parseOptions(
+  command: string,
+  argv: string[],
+  specs: OptionSpec[],
+  env: NodeJS.ProcessEnv = process.env,
+): ParsedOptions {
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const s of specs) options[s.name] = { type: s.kind };
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as {
+      values: Record<string, string | boolean | undefined>;
+      positionals: string[];
+    });
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${command}: ${msg}`);
+  }
+  if (positionals.length > 0) throw new UsageError(`${command}: unexpected argument '${positionals[0]}'`);
+  const out = { _explicit: new Set<string>() } as ParsedOptions;
+  for (const s of specs) {
+    const fromFlag = values[s.name];
+    const fromEnv = env[envName(s.name)];
+    if (fromFlag !== undefined) {
+      out[s.name] = fromFlag;
+      out._explicit.add(s.name);
+    } else if (fromEnv !== undefined) {
+      out[s.name] = s.kind === 'boolean' ? parseBoolean(s.name, fromEnv) : fromEnv;
+      out._explicit.add(s.name);
+    } else {
+      out[s.name] = s.kind === 'boolean' ? false : s.default;
+    }
+  }
+  return out;
+}
+
+export function helpText(command: string, synopsis: string, specs: OptionSpec[]): string {
+  const lines = [`usage: vmgate ${command} ${synopsis}`.trimEnd(), '', 'options (each also as VMGATE_<NAME>; the flag wins):'];
+  for (const s of specs) {
+    const flag = s.kind === 'string' ? `--${s.name} VALUE` : `--${s.name}`;
+    const def = s.default !== undefined ? ` (default ${s.default})` : '';
+    lines.push(`  ${flag.padEnd(28)} ${s.help}${def}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,82 @@
+import netlink from 'netlink';
+import { execa } from 'execa';
+import { flagLabels, operstateName } from './link-flags.js';
+import type { LinkFacts } from './types.js';
+
+type RtSocket = ReturnType<typeof netlink.createRtNetlink>;
+
+/**
+ * Reads links of other namespaces from the host namespace without entering them: one RTM_GETLINK dump per
+ * namespace with IFLA_TARGET_NETNSID. One socket per concurrent dump (the package cannot run two on one socket).
+ */
+export class LinkReader {
+  private readonly sockets: RtSocket[] = [];
+
+  constructor(parallel = 4) {
+    for (let i = 0; i < parallel; i++) this.sockets.push(netlink.createRtNetlink());
+  }
+
+  /** Links of each nsid; a namespace whose dump failed gets an Error instead. */
+  async readMany(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>> {
+    const out = new Map<number, LinkFacts[] | Error>();
+    let next = 0;
+    const worker = async (sock: RtSocket) => {
+      while (next < nsids.length) {
+        const nsid = nsids[next++]!;
+        try {
+          out.set(nsid, await this.dump(sock, nsid));
+        } catch (err) {
+          out.set(nsid, err as Error);
+        }
+      }
+    };
+    await Promise.all(this.sockets.map(worker));
+    return out;
+  }
+
+  read(nsid: number): Promise<LinkFacts[]> {
+    return this.dump(this.sockets[0]!, nsid);
+  }
+
+  private async dump(sock: RtSocket, nsid: number): Promise<LinkFacts[]> {
+    const msgs = await sock.getLinks({}, { targetNetnsid: nsid });
+    return msgs.map((m) => {
+      const flags = (m.data.flags ?? {}) as Record<string, unknown>;
+      return {
+        name: m.attrs.ifname ?? '',
+        ifindex: m.data.index ?? 0,
+        flags: flagLabels(flags),
+        adminUp: Boolean(flags.up),
+        carrier: Boolean(flags.lowerUp),
+        operstate: operstateName(m.attrs.operstate as number | undefined),
+      };
+    });
+  }
+
+  close(): void {
+    for (const s of this.sockets) s.socket.close();
+    this.sockets.length = 0;
+  }
+}
+
+/** Parses `ip -j link show` (any iproute2 version: only ifindex, ifname, flags and operstate are used). */
+export function parseIpLinkJson(output: string): LinkFacts[] {
+  const rows = JSON.parse(output.trim() || '[]') as { ifindex?: number; ifname?: string; flags?: string[]; operstate?: string }[];
+  return rows.map((r) => {
+    const flags = r.flags ?? [];
+    return {
+      name: r.ifname ?? '',
+      ifindex: r.ifindex ?? 0,
+      flags,
+      adminUp: flags.includes('UP'),
+      carrier: flags.includes('LOWER_UP'),
+      operstate: r.operstate ?? 'UNKNOWN',
+    };
+  });
+}
+
+/** For a namespace without an nsid (not reachable by the dump): one `ip -n NAME` process. Rare on real slots. */
+export async function readLinksByName(netns: string): Promise<LinkFacts[]> {
+  const { stdout } = await execa('ip', ['-n', netns, '-j', 'link', 'show'], { timeout: 5000 });
+  return parseIpLinkJson(stdout);
+}

@@ -1,0 +1,101 @@
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { ProcessRef } from './types.js';
+
+export interface ProcessEntry extends ProcessRef {
+  netnsInode: number | null;
+  /** attached tun fds: fd number and the interface named by fdinfo's `iff:` line */
+  tunFds: { fd: number; iff: string }[];
+  /** inodes of network namespaces this process holds open as fds */
+  netnsFds: number[];
+}
+
+const NET_LINK = /^net:\[(\d+)\]$/;
+
+function readComm(dir: string): string {
+  try {
+    return readFileSync(`${dir}/comm`, 'utf8').trimEnd();
+  } catch {
+    return '';
+  }
+}
+
+export function parseIff(fdinfo: string): string | null {
+  const m = /^iff:\s*(\S+)/m.exec(fdinfo);
+  return m ? m[1]! : null;
+}
+
+/**
+ * One pass over /proc: each process's network namespace, its attached tun fds and namespace fds.
+ * Sync on purpose: thousands of tiny reads are faster without a promise each, and the pass is short.
+ */
+export function readProcessTable(procDir = '/proc'): ProcessEntry[] {
+  const out: ProcessEntry[] = [];
+  let pids: string[];
+  try {
+    pids = readdirSync(procDir);
+  } catch {
+    return out;
+  }
+  for (const name of pids) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const entry = readProcessEntry(Number(name), procDir);
+    if (entry) out.push(entry);
+  }
+  return out;
+}
+
+/** One process's entry; null when it is gone or has no readable network namespace (kernel threads, races). */
+export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry | null {
+  const dir = `${procDir}/${pid}`;
+  let netnsInode: number | null = null;
+  try {
+    const m = NET_LINK.exec(readlinkSync(`${dir}/ns/net`));
+    if (m) netnsInode = Number(m[1]);
+  } catch {
+    return null;
+  }
+  const entry: ProcessEntry = { pid, comm: '', netnsInode, tunFds: [], netnsFds: [] };
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`${dir}/fd`);
+  } catch {
+    /* exited meanwhile or not readable */
+  }
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`${dir}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target === '/dev/net/tun') {
+      try {
+        const iff = parseIff(readFileSync(`${dir}/fdinfo/${fd}`, 'utf8'));
+        if (iff) entry.tunFds.push({ fd: Number(fd), iff });
+      } catch {
+        /* fd closed meanwhile */
+      }
+    } else if (target.startsWith('net:[')) {
+      const m = NET_LINK.exec(target);
+      if (m) entry.netnsFds.push(Number(m[1]));
+    }
+  }
+  entry.comm = readComm(dir);
+  return entry;
+}
+
+/** comm is cut by the kernel to 15 bytes: compare the configured name the same way. */
+export function commMatches(comm: string, wanted: string): boolean {
+  return comm === wanted.slice(0, 15);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // field 3, after the parenthesised comm: Z (zombie) and X (dead) count as gone
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,74 @@
+import type { HostConfig } from '../config/host-config.js';
+import { readMaxNetNamespaces } from './kernel-limits.js';
+import { LinkReader, readLinksByName } from './links.js';
+import { readNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
+import { commMatches, readProcessTable, type ProcessEntry } from './proc-table.js';
+import { readTunDevice } from './tun-device.js';
+import type { HostFacts, LinkFacts, NamespaceFacts } from './types.js';
+
+export interface SnapshotOptions {
+  /** reuse a long-lived reader (the gate); otherwise one is opened and closed */
+  reader?: LinkReader;
+  netnsDir?: string;
+}
+
+/** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
+export function joinProcesses(
+  ns: { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean },
+  procs: ProcessEntry[],
+): NamespaceFacts {
+  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+  for (const p of procs) {
+    if (p.netnsInode !== ns.inode) {
+      if (p.netnsFds.includes(ns.inode)) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
+      continue;
+    }
+    facts.processes.push({ pid: p.pid, comm: p.comm });
+    for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+  }
+  return facts;
+}
+
+export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {}): Promise<HostFacts> {
+  const named = readNamedNamespaces(opts.netnsDir ?? NETNS_DIR);
+  const nsids = named.length > 0 ? await readNsids() : new Map<string, number | null>();
+  const procs = readProcessTable();
+  const namespaces = named.map((n) =>
+    joinProcesses({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) }, procs),
+  );
+  await readOwnedLinks(namespaces.filter((n) => n.owned), opts.reader);
+  const kernelLimit = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
+  return {
+    takenAtMs: Date.now(),
+    tun: readTunDevice(config.tunPath),
+    maxNamespaces: config.maxNamespaces ?? kernelLimit,
+    maxNamespacesSource: config.maxNamespaces !== null ? 'flag' : kernelLimit !== null ? 'kernel' : 'unknown',
+    namespaces,
+    orchestrators: procs.filter((p) => commMatches(p.comm, config.orchestratorComm)).map((p) => ({ pid: p.pid, comm: p.comm })),
+  };
+}
+
+async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {
+  const withId = owned.filter((n) => n.nsid !== null);
+  if (withId.length > 0) {
+    const reader = shared ?? new LinkReader(Math.min(4, withId.length));
+    try {
+      const links = await reader.readMany(withId.map((n) => n.nsid!));
+      for (const n of withId) setLinks(n, links.get(n.nsid!));
+    } finally {
+      if (!shared) reader.close();
+    }
+  }
+  for (const n of owned.filter((x) => x.nsid === null)) {
+    try {
+      n.links = await readLinksByName(n.name);
+    } catch (err) {
+      n.linkError = (err as Error).message.split('\n')[0];
+    }
+  }
+}
+
+function setLinks(n: NamespaceFacts, result: LinkFacts[] | Error | undefined): void {
+  if (result instanceof Error) n.linkError = result.message;
+  else n.links = result ?? null;
+}
