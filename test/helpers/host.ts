@@ -1,0 +1,164 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { afterAll, describe } from 'vitest';
+
+export const IS_ROOT = process.getuid?.() === 0;
+const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+export const CLI = new URL('../../dist/src/cli/bin.js', import.meta.url).pathname;
+
+/**
+ * Host tests need root and real namespaces. Without root they skip loudly; under CI a skip is a failure.
+ */
+export function describeHost(name: string, fn: () => void): void {
+  if (!IS_ROOT) {
+    if (process.env.CI === 'true') {
+      describe(name, () => {
+        throw new Error(`host test "${name}" needs root, and CI=true: run the suite as root`);
+      });
+      return;
+    }
+    process.stderr.write(`\n!!! SKIPPED host test "${name}": needs root (run 'sudo npm test')\n\n`);
+    describe.skip(name, fn);
+    return;
+  }
+  describe(name, fn);
+}
+
+export interface CliResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await execa('node', [CLI, ...args], { reject: false, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, extendEnv: false, timeout: 60_000 });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function json<T = any>(r: CliResult): T {
+  try {
+    return JSON.parse(r.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${r.exitCode}): ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+async function waitForLine(child: ChildProcess, want: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no '${want}' from ${child.spawnargs.join(' ')}: ${buf}`)), 10_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      if (buf.includes(want)) {
+        clearTimeout(timer);
+        resolve();
+      } else if (buf.includes('error')) {
+        clearTimeout(timer);
+        reject(new Error(buf.trim()));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${child.spawnargs.join(' ')} exited ${code}: ${buf}`));
+    });
+  });
+}
+
+/**
+ * Real slots for one test file: namespaces named `vgtest-<id>-*`, processes it started, all removed in afterAll
+ * (and by the global teardown if a run dies). `pattern` scopes vmgate to exactly this file's namespaces.
+ */
+export class HostSandbox {
+  readonly id = randomBytes(3).toString('hex');
+  readonly prefix = `vgtest-${this.id}-`;
+  readonly pattern = `^vgtest-${this.id}-`;
+  /** an orchestrator name no other test uses, so parallel files do not see each other's fake orchestrators */
+  readonly orchestratorComm = `vgorch${this.id}`;
+  private readonly children = new Set<ChildProcess>();
+
+  constructor() {
+    afterAll(() => this.destroy());
+  }
+
+  /** Common flags: scope to this sandbox. */
+  flags(...extra: string[]): string[] {
+    return ['--netns-pattern', this.pattern, '--orchestrator-comm', this.orchestratorComm, ...extra];
+  }
+
+  ns(name: string): string {
+    return `${this.prefix}${name}`;
+  }
+
+  /** A slot as the orchestrator makes it: namespace, tap0 (up unless told), and a veth pair to the host. */
+  async slot(name: string, opts: { tap?: boolean; up?: boolean; veth?: boolean; tapName?: string } = {}): Promise<string> {
+    const ns = this.ns(name);
+    const tap = opts.tapName ?? 'tap0';
+    const lines = [`netns add ${ns}`];
+    if (opts.tap !== false) {
+      const tmp = `vgt${randomBytes(4).toString('hex')}`;
+      lines.push(`tuntap add dev ${tmp} mode tap`, `link set ${tmp} netns ${ns} name ${tap}`);
+    }
+    if (opts.veth !== false) {
+      lines.push(`link add vgv${randomBytes(4).toString('hex')} type veth peer name eth0 netns ${ns}`);
+    }
+    await ipBatch(lines);
+    // moving a link into a namespace sets it down, and ip -batch has no per-line -n
+    if (opts.tap !== false && opts.up !== false) await execa('ip', ['-n', ns, 'link', 'set', tap, 'up']);
+    return ns;
+  }
+
+  private track(child: ChildProcess): ChildProcess {
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  /** A real process attached to the tap (TUNSETIFF), running inside the namespace, as a VMM does. */
+  async holder(ns: string, opts: { tap?: string; comm?: string; listen?: string } = {}): Promise<ChildProcess> {
+    const args = ['netns', 'exec', ns, 'python3', `${FIXTURES}tap-holder.py`, opts.tap ?? 'tap0', opts.comm ?? 'firecracker'];
+    if (opts.listen) args.push(`--listen=${opts.listen}`);
+    const child = this.track(spawn('ip', args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    await waitForLine(child, 'attached');
+    return child;
+  }
+
+  /** A process with a given name, inside a namespace or (ns null) in the host namespace. */
+  async process(ns: string | null, comm: string): Promise<ChildProcess> {
+    const cmd = ['python3', `${FIXTURES}named-process.py`, comm];
+    const child = this.track(
+      ns ? spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
+    await waitForLine(child, 'ready');
+    return child;
+  }
+
+  async stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill(signal);
+    await exited;
+  }
+
+  async exists(ns: string): Promise<boolean> {
+    const { stdout } = await execa('ip', ['netns', 'list']);
+    return stdout.split('\n').some((l) => l.split(' ')[0] === ns);
+  }
+
+  async destroy(): Promise<void> {
+    await Promise.all([...this.children].map((c) => this.stop(c)));
+    await removeNamespaces(this.prefix);
+  }
+}
+
+export async function ipBatch(lines: string[]): Promise<void> {
+  await execa('ip', ['-batch', '-'], { input: lines.join('\n') + '\n' });
+}
+
+/** Deletes every namespace whose name starts with prefix (only ever called with a vgtest- prefix). */
+export async function removeNamespaces(prefix: string): Promise<void> {
+  if (!prefix.startsWith('vgtest-')) throw new Error(`refusing to remove namespaces outside vgtest-*: ${prefix}`);
+  const { stdout } = await execa('ip', ['netns', 'list'], { reject: false });
+  const names = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(prefix));
+  if (names.length > 0) await execa('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', reject: false });
+}
