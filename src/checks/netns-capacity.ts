@@ -2,11 +2,20 @@ import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts } from '../host/types.js';
 import type { CheckResult } from './types.js';
 
-export function checkNetnsCapacity(facts: HostFacts, config: HostConfig): CheckResult {
-  const total = facts.namespaces.length;
-  const owned = facts.namespaces.filter((n) => n.owned).length;
-  const limit = facts.maxNamespaces;
-  const details = { total, owned, limit, limitSource: facts.maxNamespacesSource, warnAt: limit === null ? null : Math.ceil(limit * config.capacityWarn) };
+export interface NamespaceCount {
+  total: number;
+  owned: number;
+  limit: number | null;
+  limitSource: HostFacts['maxNamespacesSource'];
+}
+
+export function countNamespaces(facts: HostFacts): NamespaceCount {
+  return { total: facts.namespaces.length, owned: facts.namespaces.filter((n) => n.owned).length, limit: facts.maxNamespaces, limitSource: facts.maxNamespacesSource };
+}
+
+export function checkNetnsCapacity(count: NamespaceCount, config: HostConfig): CheckResult {
+  const { total, owned, limit, limitSource } = count;
+  const details = { total, owned, limit, limitSource, warnAt: limit === null ? null : Math.ceil(limit * config.capacityWarn) };
   if (limit === null) {
     return { id: 'netns-capacity', status: 'warn', message: `${total} named namespaces; the kernel limit could not be read: pass --max-namespaces`, details };
   }

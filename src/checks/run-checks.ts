@@ -1,7 +1,7 @@
 import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts } from '../host/types.js';
 import { checkLeftoverTaps } from './leftover-taps.js';
-import { checkNetnsCapacity } from './netns-capacity.js';
+import { checkNetnsCapacity, countNamespaces } from './netns-capacity.js';
 import { classifySlots, type SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
 import type { CheckResult } from './types.js';
@@ -11,11 +11,11 @@ export const CHECK_IDS = ['tun-device', 'netns-capacity', 'leftover-taps'] as co
 /** Every check runs; --ignore demotes named failures to warnings ('all' demotes every one). */
 export function runChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<string> = new Set()): { results: CheckResult[]; view: SlotsView } {
   const view = classifySlots(facts, config);
-  const results = [checkTunDevice(facts), checkNetnsCapacity(facts, config), checkLeftoverTaps(view, config)];
+  const results = [checkTunDevice(facts.tun), checkNetnsCapacity(countNamespaces(facts), config), checkLeftoverTaps(view, config)];
   return { results: results.map((r) => demote(r, ignore)), view };
 }
 
-function demote(r: CheckResult, ignore: ReadonlySet<string>): CheckResult {
+export function demote(r: CheckResult, ignore: ReadonlySet<string>): CheckResult {
   if (r.status !== 'fail' || !(ignore.has(r.id) || ignore.has('all'))) return r;
   return { ...r, status: 'warn', message: `${r.message} (failure ignored by --ignore)`, details: { ...r.details, ignored: true } };
 }

@@ -1,11 +1,10 @@
-import type { HostFacts } from '../host/types.js';
+import type { TunDeviceFacts } from '../host/types.js';
 import type { CheckResult } from './types.js';
 
 const TUN_MAJOR = 10;
 const TUN_MINOR = 200;
 
-export function checkTunDevice(facts: HostFacts): CheckResult {
-  const t = facts.tun;
+export function checkTunDevice(t: TunDeviceFacts): CheckResult {
   const details = { path: t.path, major: t.major, minor: t.minor, openError: t.openError ?? t.statError };
   const fail = (message: string): CheckResult => ({ id: 'tun-device', status: 'fail', message, details });
   if (!t.exists) {

@@ -5,8 +5,10 @@ import type { Command } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { inventoryCommand } from './commands/inventory.js';
+import { serveCommand } from './commands/serve.js';
+import { waitCommand } from './commands/wait.js';
 
-export const COMMANDS: Command[] = [checkCommand, inventoryCommand, cleanupCommand];
+export const COMMANDS: Command[] = [checkCommand, inventoryCommand, cleanupCommand, serveCommand, waitCommand];
 
 function usage(): string {
   const lines = ['usage: vmgate <command> [options]', '', 'commands:'];

@@ -108,6 +108,11 @@ export class HostSandbox {
     return ns;
   }
 
+  /** Ends this child in afterAll too. */
+  adopt(child: ChildProcess): ChildProcess {
+    return this.track(child);
+  }
+
   private track(child: ChildProcess): ChildProcess {
     this.children.add(child);
     child.once('exit', () => this.children.delete(child));

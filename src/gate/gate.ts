@@ -1,0 +1,143 @@
+import { EventEmitter } from 'node:events';
+import type { FSWatcher } from 'node:fs';
+import type { HostConfig } from '../config/host-config.js';
+import { LinkMonitor } from '../host/link-monitor.js';
+import { LinkReader } from '../host/links.js';
+import { watchNetnsDir } from '../host/netns-dir-watch.js';
+import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
+import { LinkStore } from './link-store.js';
+import { SlotWaits } from './slot-waits.js';
+
+export interface GateOptions {
+  /** which namespaces to follow (serve: the pattern; wait: one name) */
+  owns: (name: string) => boolean;
+  maxWaiters: number;
+  /** re-evaluation of what has no events: the tun device, the kernel limit */
+  recheckMs: number;
+  /** whether slot waits need a ready host (serve: yes; the wait command: no) */
+  gateOnHost: boolean;
+}
+
+/**
+ * The readiness gate's engine: subscribe (ip monitor), then read (resync), then follow events. A dead monitor
+ * is restarted with backoff and followed by a resync. Emits 'verdict'(now, before) and 'watcher'(event, detail).
+ */
+export class Gate extends EventEmitter {
+  readonly reader = new LinkReader(4);
+  readonly store: LinkStore;
+  readonly waits: SlotWaits;
+  private readonly monitor = new LinkMonitor();
+  private dirWatch: FSWatcher | null = null;
+  private recheckTimer: NodeJS.Timeout | null = null;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private backoffMs = 100;
+  private stopped = false;
+  private watcherHealthy = false;
+  private watcherMessage = 'link watcher not started';
+  verdict: HostVerdict = STARTING;
+  restarts = 0;
+
+  constructor(
+    readonly config: HostConfig,
+    private readonly opts: GateOptions,
+  ) {
+    super();
+    this.store = new LinkStore(opts.owns, this.reader);
+    this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, hostReady: () => !opts.gateOnHost || this.verdict.ready });
+    this.monitor.on('event', (ev) => this.store.apply(ev));
+    this.monitor.on('exit', (reason: string) => this.onMonitorExit(reason));
+    this.store.on('removed', () => this.scheduleEvaluate());
+  }
+
+  get healthy(): boolean {
+    return this.watcherHealthy;
+  }
+
+  get monitorPid(): number | undefined {
+    return this.monitor.pid;
+  }
+
+  /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
+  async start(): Promise<void> {
+    this.dirWatch = watchNetnsDir(() => void this.store.refresh().then(() => this.scheduleEvaluate()).catch((err) => this.emit('watcher', 'refresh-failed', (err as Error).message)));
+    this.recheckTimer = setInterval(() => this.evaluate(), this.opts.recheckMs);
+    this.recheckTimer.unref();
+    try {
+      await this.monitor.start();
+      await this.store.resync();
+      this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (ip monitor pid ${this.monitor.pid})`);
+    } catch (err) {
+      this.monitor.stop();
+      this.setWatcher(false, `link watcher could not start: ${(err as Error).message}; retrying`);
+      this.emit('watcher', 'start-failed', (err as Error).message);
+      this.scheduleRestart();
+    }
+    this.evaluate();
+  }
+
+  evaluate(): void {
+    if (this.stopped) return;
+    const before = this.verdict;
+    const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage });
+    this.verdict = now;
+    if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
+  }
+
+  private evaluateQueued = false;
+  private scheduleEvaluate(): void {
+    if (this.evaluateQueued) return;
+    this.evaluateQueued = true;
+    setImmediate(() => {
+      this.evaluateQueued = false;
+      this.evaluate();
+    });
+  }
+
+  private setWatcher(healthy: boolean, message: string): void {
+    this.watcherHealthy = healthy;
+    this.watcherMessage = message;
+  }
+
+  private onMonitorExit(reason: string): void {
+    if (this.stopped) return;
+    this.setWatcher(false, `link watcher down: ${reason}; restarting`);
+    this.emit('watcher', 'down', reason);
+    this.evaluate();
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    if (this.stopped || this.restartTimer) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, 5000);
+    this.restartTimer = setTimeout(async () => {
+      this.restartTimer = null;
+      if (this.stopped) return;
+      this.restarts += 1;
+      try {
+        await this.monitor.start();
+        await this.store.resync();
+        this.backoffMs = 100;
+        this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (ip monitor pid ${this.monitor.pid}, restarted ${this.restarts}x)`);
+        this.emit('watcher', 'restarted', `ip monitor pid ${this.monitor.pid}`);
+        this.waits.recheckAll();
+        this.evaluate();
+      } catch (err) {
+        this.emit('watcher', 'restart-failed', (err as Error).message);
+        this.scheduleRestart();
+      }
+    }, delay);
+  }
+
+  /** Answers waits in flight with shutting-down, stops the monitor (no child outlives us) and the timers. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.waits.shutdown();
+    this.monitor.stop();
+    this.dirWatch?.close();
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.reader.close();
+  }
+}

@@ -1,0 +1,43 @@
+import { checkNetnsCapacity } from '../checks/netns-capacity.js';
+import { checkTunDevice } from '../checks/tun-device.js';
+import type { CheckResult } from '../checks/types.js';
+import type { HostConfig } from '../config/host-config.js';
+import { readMaxNetNamespaces } from '../host/kernel-limits.js';
+import { readNamedNamespaces, NETNS_DIR } from '../host/named-namespaces.js';
+import { readTunDevice } from '../host/tun-device.js';
+
+export interface HostVerdict {
+  ready: boolean;
+  /** 'starting' until the first full evaluation has finished */
+  reason?: 'starting';
+  checks: CheckResult[];
+  checkedAt: string;
+}
+
+export const STARTING: HostVerdict = { ready: false, reason: 'starting', checks: [], checkedAt: new Date(0).toISOString() };
+
+export interface WatcherHealth {
+  healthy: boolean;
+  message: string;
+}
+
+/** The host gate: tun device usable, namespace capacity below the limit, link watcher healthy. Leftovers are not its business. */
+export function evaluateHost(config: HostConfig, ownedCount: number, watcher: WatcherHealth, netnsDir = NETNS_DIR): HostVerdict {
+  const total = readNamedNamespaces(netnsDir).length;
+  const kernel = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
+  const checks: CheckResult[] = [
+    checkTunDevice(readTunDevice(config.tunPath)),
+    checkNetnsCapacity({ total, owned: ownedCount, limit: config.maxNamespaces ?? kernel, limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown' }, config),
+    { id: 'link-watcher', status: watcher.healthy ? 'pass' : 'fail', message: watcher.message, details: {} },
+  ];
+  return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
+}
+
+/** What the outside sees change: readiness, and which checks fail or warn. */
+export function verdictKey(v: HostVerdict): string {
+  return `${v.ready}|${v.reason ?? ''}|${v.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}:${c.status}`).join(',')}`;
+}
+
+export function failingIds(v: HostVerdict): string[] {
+  return v.reason === 'starting' ? ['starting'] : v.checks.filter((c) => c.status === 'fail').map((c) => c.id);
+}

@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import { assignNsids } from '../actions/assign-nsids.js';
+import { LinkReader, readLinksByName } from '../host/links.js';
+import type { MonitorEvent } from '../host/monitor-line.js';
+import { readNamedNamespaces, readNsids, NETNS_DIR } from '../host/named-namespaces.js';
+import type { LinkFacts } from '../host/types.js';
+
+export interface TrackedNamespace {
+  name: string;
+  inode: number;
+  createdAtMs: number;
+  nsid: number | null;
+  /** by interface name; null until the first dump answered */
+  links: Map<string, LinkFacts> | null;
+  linkError?: string;
+}
+
+/**
+ * The live link state of every slot namespace, kept by monitor events, with a full read only at start and after
+ * the monitor restarts. Events that arrive while a namespace is being read are replayed after the read, so the
+ * newest state wins. Emits 'changed'(name) and 'removed'(name).
+ */
+export class LinkStore extends EventEmitter {
+  readonly byName = new Map<string, TrackedNamespace>();
+  private readonly byNsid = new Map<number, TrackedNamespace>();
+  /** nsids being read right now, with the events that came meanwhile (key -1: a full resync) */
+  private readonly pending = new Map<number, MonitorEvent[]>();
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+
+  constructor(
+    private readonly owns: (name: string) => boolean,
+    private readonly reader: LinkReader,
+    private readonly netnsDir = NETNS_DIR,
+  ) {
+    super();
+  }
+
+  get(name: string): TrackedNamespace | undefined {
+    return this.byName.get(name);
+  }
+
+  apply(ev: MonitorEvent): void {
+    const full = this.pending.get(-1);
+    if (full) return void full.push(ev);
+    if (ev.kind === 'nsid') {
+      const known = this.byNsid.get(ev.nsid);
+      if (ev.deleted) {
+        if (known) this.remove(known);
+      } else if (ev.netns && this.owns(ev.netns) && (!known || known.name !== ev.netns)) {
+        void this.refresh();
+      }
+      return;
+    }
+    if (ev.nsid === null) return;
+    const queue = this.pending.get(ev.nsid);
+    if (queue) return void queue.push(ev);
+    const ns = this.byNsid.get(ev.nsid);
+    if (!ns || !ns.links) return;
+    if (ev.deleted) ns.links.delete(ev.name);
+    else ns.links.set(ev.name, linkFromEvent(ev));
+    this.emit('changed', ns.name);
+  }
+
+  /** Full read: at start and after the monitor restarted (events may have been lost). */
+  async resync(): Promise<void> {
+    this.pending.set(-1, []);
+    try {
+      const seen = await this.readNames();
+      for (const ns of [...this.byName.values()]) if (!seen.has(ns.name)) this.remove(ns);
+      for (const ns of seen.values()) this.track(ns);
+      await this.readLinks([...seen.values()]);
+    } finally {
+      const buffered = this.pending.get(-1) ?? [];
+      this.pending.delete(-1);
+      for (const ev of buffered) this.apply(ev);
+    }
+    for (const name of this.byName.keys()) this.emit('changed', name);
+  }
+
+  /** Names appeared or vanished in /run/netns: read only what is new. Calls during a refresh coalesce. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        const seen = await this.readNames();
+        for (const ns of [...this.byName.values()]) {
+          const now = seen.get(ns.name);
+          if (!now || now.inode !== ns.inode) this.remove(ns);
+        }
+        const added = [...seen.values()].filter((n) => !this.byName.has(n.name));
+        for (const ns of added) this.track(ns);
+        await this.readLinks(added);
+        for (const ns of added) this.emit('changed', ns.name);
+      } while (this.refreshAgain);
+    })().finally(() => (this.refreshing = null));
+    return this.refreshing;
+  }
+
+  private track(ns: TrackedNamespace): void {
+    const old = this.byName.get(ns.name);
+    if (old?.nsid != null) this.byNsid.delete(old.nsid);
+    this.byName.set(ns.name, ns);
+    if (ns.nsid !== null) this.byNsid.set(ns.nsid, ns);
+  }
+
+  private remove(ns: TrackedNamespace): void {
+    if (this.byName.get(ns.name) !== ns) return;
+    this.byName.delete(ns.name);
+    if (ns.nsid !== null && this.byNsid.get(ns.nsid) === ns) this.byNsid.delete(ns.nsid);
+    this.emit('removed', ns.name);
+  }
+
+  /** Owned names with inode, age and nsid; owned namespaces without an nsid get one first. */
+  private async readNames(): Promise<Map<string, TrackedNamespace>> {
+    const named = readNamedNamespaces(this.netnsDir).filter((n) => this.owns(n.name));
+    let nsids = named.length > 0 ? await readNsids() : new Map<string, number | null>();
+    const missing = named.filter((n) => (nsids.get(n.name) ?? null) === null).map((n) => n.name);
+    if (missing.length > 0) {
+      await assignNsids(missing);
+      nsids = await readNsids();
+    }
+    return new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
+  }
+
+  private async readLinks(list: TrackedNamespace[]): Promise<void> {
+    const withId = list.filter((n) => n.nsid !== null);
+    for (const n of withId) if (!this.pending.has(n.nsid!)) this.pending.set(n.nsid!, []);
+    try {
+      const dumps = await this.reader.readMany(withId.map((n) => n.nsid!));
+      for (const n of withId) {
+        const r = dumps.get(n.nsid!);
+        if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
+        else n.links = new Map(r.map((l) => [l.name, l]));
+      }
+    } finally {
+      for (const n of withId) {
+        const queued = this.pending.get(n.nsid!) ?? [];
+        this.pending.delete(n.nsid!);
+        for (const ev of queued) this.apply(ev);
+      }
+    }
+    for (const n of list.filter((x) => x.nsid === null)) {
+      try {
+        n.links = new Map((await readLinksByName(n.name)).map((l) => [l.name, l]));
+      } catch (err) {
+        n.linkError = (err as Error).message.split('\n')[0];
+      }
+    }
+  }
+}
+
+function linkFromEvent(ev: Extract<MonitorEvent, { kind: 'link' }>): LinkFacts {
+  return {
+    name: ev.name,
+    ifindex: ev.ifindex,
+    flags: ev.flags,
+    adminUp: ev.flags.includes('UP'),
+    carrier: ev.flags.includes('LOWER_UP'),
+    operstate: ev.operstate,
+  };
+}

@@ -1,0 +1,169 @@
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { NETNS_DIR } from '../host/named-namespaces.js';
+import { performance } from 'node:perf_hooks';
+import { findTapHolders, isAlive } from '../host/proc-table.js';
+import type { LinkStore } from './link-store.js';
+import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
+
+interface Waiter {
+  req: WaitRequest;
+  started: number;
+  timer: NodeJS.Timeout;
+  finish: (reason: WaitReason, error?: string) => void;
+  downSeen?: boolean;
+}
+
+const ADMIN_DOWN_SETTLE_MS = 50;
+
+export interface SlotWaitsOptions {
+  maxWaiters: number;
+  /** the host gate's verdict: a slot wait on a host that is not ready answers host-not-ready */
+  hostReady: () => boolean;
+  /** how often the given pids are looked at (a vanished VMM answers within this) */
+  pidPollMs?: number;
+}
+
+/**
+ * Slot waits, answered from link events: a waiter is looked at again only when its namespace changes, its
+ * pid is gone, or its time is up. Emits 'finished'(answer) for every answered wait.
+ */
+export class SlotWaits extends EventEmitter {
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private pidTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly store: LinkStore,
+    private readonly opts: SlotWaitsOptions,
+  ) {
+    super();
+    store.on('changed', (name: string) => this.recheck(name));
+    store.on('removed', (name: string) => this.recheck(name));
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  /** Resolves with the answer, or null when the client went away (signal aborted) first. */
+  async wait(req: WaitRequest, signal?: AbortSignal): Promise<WaitAnswer | null> {
+    const started = performance.now();
+    if (this.closed) return this.answer(req, started, 'shutting-down');
+    if (!this.opts.hostReady()) return this.answer(req, started, 'host-not-ready');
+    // created a moment ago, before inotify told us: read it now rather than answer netns-not-found
+    if (!this.store.get(req.netns) && existsSync(`${NETNS_DIR}/${req.netns}`)) await this.store.refresh();
+    const now = this.judge(req);
+    if (now) return this.answer(req, started, now.reason, now.error);
+    if (req.timeoutMs === 0) return this.answer(req, started, 'timeout');
+    if (this.count >= this.opts.maxWaiters) return this.answer(req, started, 'too-many-waiters', `${this.opts.maxWaiters} waits are in flight`);
+    return new Promise<WaitAnswer | null>((resolve) => {
+      const key = req.netns;
+      const set = this.waiters.get(key) ?? new Set<Waiter>();
+      this.waiters.set(key, set);
+      const done = (result: WaitAnswer | null) => {
+        clearTimeout(w.timer);
+        set.delete(w);
+        if (set.size === 0) this.waiters.delete(key);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(result);
+      };
+      const onAbort = () => done(null);
+      const w: Waiter = {
+        req,
+        started,
+        timer: setTimeout(() => w.finish('timeout'), req.timeoutMs),
+        finish: (reason, error) => done(this.answer(req, started, reason, error)),
+      };
+      set.add(w);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (req.pid !== undefined) this.startPidPoll();
+    });
+  }
+
+  /** Answers every wait in flight with shutting-down; new waits get it at once. */
+  shutdown(): void {
+    this.closed = true;
+    for (const set of [...this.waiters.values()]) for (const w of [...set]) w.finish('shutting-down');
+    this.stopPidPoll();
+  }
+
+  /** Re-judge all waits (after a resync). */
+  recheckAll(): void {
+    for (const name of [...this.waiters.keys()]) this.recheck(name);
+  }
+
+  private recheck(name: string): void {
+    const set = this.waiters.get(name);
+    if (!set) return;
+    for (const w of [...set]) {
+      const verdict = this.judge(w.req);
+      if (!verdict) continue;
+      // deleting a tap first sets it down, then removes it: give the removal a moment before calling it admin-down
+      if (verdict.reason === 'iface-admin-down' && !w.downSeen) {
+        w.downSeen = true;
+        setTimeout(() => this.recheck(name), ADMIN_DOWN_SETTLE_MS);
+        continue;
+      }
+      w.finish(verdict.reason, verdict.error);
+    }
+  }
+
+  /** A final answer for the request now, or null to keep waiting. */
+  private judge(req: WaitRequest): { reason: WaitReason; error?: string } | null {
+    const ns = this.store.get(req.netns);
+    if (!ns) return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
+    if (!ns.links) {
+      return ns.linkError ? { reason: 'iface-not-found', error: `links of ${req.netns} could not be read: ${ns.linkError}` } : null;
+    }
+    const link = ns.links.get(req.iface);
+    if (!link) return { reason: 'iface-not-found', error: `no interface '${req.iface}' in ${req.netns}` };
+    if (!link.adminUp) return { reason: 'iface-admin-down', error: `${req.netns}/${req.iface} is administratively down: carrier can never come ('ip -n ${req.netns} link set ${req.iface} up')` };
+    if (link.carrier) return { reason: 'carrier-up' };
+    if (req.pid !== undefined && !isAlive(req.pid)) return { reason: 'vmm-exited', error: `pid ${req.pid} exited before ${req.netns}/${req.iface} got carrier` };
+    return null;
+  }
+
+  private answer(req: WaitRequest, started: number, reason: WaitReason, error?: string): WaitAnswer {
+    const ns = this.store.get(req.netns);
+    const link = ns?.links?.get(req.iface);
+    const carrier = Boolean(link?.carrier);
+    const holders = ns && link ? findTapHolders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
+    const a: WaitAnswer = {
+      ready: reason === 'carrier-up',
+      reason,
+      netns: req.netns,
+      iface: req.iface,
+      carrier,
+      waitedMs: Math.round((performance.now() - started) * 100) / 100,
+      holders,
+      ...(req.pid !== undefined ? { pid: req.pid } : {}),
+      ...(error ? { error } : {}),
+    };
+    if (reason === 'timeout') a.error = holders.length > 0 ? `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms although pid ${holders.map((h) => h.pid).join(',')} holds it` : `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms: no process has the tap attached`;
+    this.emit('finished', a);
+    return a;
+  }
+
+  private startPidPoll(): void {
+    if (this.pidTimer) return;
+    this.pidTimer = setInterval(() => {
+      let any = false;
+      for (const set of this.waiters.values()) {
+        for (const w of [...set]) {
+          if (w.req.pid === undefined) continue;
+          any = true;
+          if (!isAlive(w.req.pid)) w.finish('vmm-exited', `pid ${w.req.pid} exited before ${w.req.netns}/${w.req.iface} got carrier`);
+        }
+      }
+      if (!any) this.stopPidPoll();
+    }, this.opts.pidPollMs ?? 10);
+  }
+
+  private stopPidPoll(): void {
+    if (this.pidTimer) clearInterval(this.pidTimer);
+    this.pidTimer = null;
+  }
+}

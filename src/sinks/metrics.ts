@@ -1,0 +1,68 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { classifySlots } from '../checks/slots.js';
+import type { Gate } from '../gate/gate.js';
+import { liveFacts } from '../gate/live-facts.js';
+import type { WaitAnswer } from '../gate/wait-answer.js';
+
+/** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
+export function createMetrics(gate: Gate): Registry {
+  const registry = new Registry();
+  new Gauge({
+    name: 'vmgate_check_status',
+    help: 'Host gate check results: 1 for the current status of each check',
+    labelNames: ['check', 'status'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of gate.verdict.checks) for (const s of ['pass', 'warn', 'fail']) this.set({ check: c.id, status: s }, c.status === s ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_host_ready',
+    help: '1 when /ready-for-vm answers 200',
+    registers: [registry],
+    collect() {
+      this.set(gate.verdict.ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_namespaces',
+    help: 'Slot namespaces by state (active, starting, idle)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const view = classifySlots(liveFacts(gate.store, gate.config), gate.config);
+      this.reset();
+      for (const s of ['active', 'starting', 'idle']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_carrier_waiters',
+    help: 'Slot waits in flight',
+    registers: [registry],
+    collect() {
+      this.set(gate.waits.count);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_link_watcher_restarts',
+    help: 'Times the link watcher (ip monitor) was restarted since start',
+    registers: [registry],
+    collect() {
+      this.set(gate.restarts);
+    },
+  });
+  const waits = new Counter({ name: 'vmgate_carrier_waits_total', help: 'Finished slot waits by reason', labelNames: ['reason'], registers: [registry] });
+  const duration = new Histogram({
+    name: 'vmgate_carrier_wait_seconds',
+    help: 'Time from a slot wait request to its answer',
+    labelNames: ['reason'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
+    registers: [registry],
+  });
+  gate.waits.on('finished', (a: WaitAnswer) => {
+    waits.inc({ reason: a.reason });
+    duration.observe({ reason: a.reason }, a.waitedMs / 1000);
+  });
+  return registry;
+}

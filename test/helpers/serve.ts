@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { CLI, type HostSandbox } from './host.js';
+
+export interface Served {
+  url: string;
+  child: ChildProcess;
+  logs: () => any[];
+  /** SIGTERM and wait for the exit code */
+  stop: () => Promise<number | null>;
+}
+
+/** Starts `vmgate serve` on a free loopback port, scoped to the sandbox; resolves once /healthz says 200. */
+export async function startServe(box: HostSandbox, ...extra: string[]): Promise<Served> {
+  const child = spawn('node', [CLI, 'serve', '--listen', '127.0.0.1:0', ...box.flags(...extra)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  box.adopt(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 10_000);
+    const look = () => {
+      const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+      if (m) {
+        clearTimeout(t);
+        child.stderr!.off('data', look);
+        resolve(Number(m[1]));
+      }
+    };
+    child.stderr!.on('data', look);
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 200; i++) {
+    const r = await fetch(`${url}/healthz`).catch(() => null);
+    if (r?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    url,
+    child,
+    logs: () => err.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+    stop: async () => {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export async function get(url: string, init?: RequestInit): Promise<{ status: number; body: any; text: string; type: string | null }> {
+  const r = await fetch(url, init);
+  const text = await r.text();
+  let body: any = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    /* text */
+  }
+  return { status: r.status, body, text, type: r.headers.get('content-type') };
+}
