@@ -4,11 +4,12 @@ import { UsageError } from '../config/usage-error.js';
 import type { Command } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { cleanupCommand } from './commands/cleanup.js';
+import { diagnoseCommand } from './commands/diagnose.js';
 import { inventoryCommand } from './commands/inventory.js';
 import { serveCommand } from './commands/serve.js';
 import { waitCommand } from './commands/wait.js';
 
-export const COMMANDS: Command[] = [checkCommand, inventoryCommand, cleanupCommand, serveCommand, waitCommand];
+export const COMMANDS: Command[] = [checkCommand, inventoryCommand, cleanupCommand, serveCommand, waitCommand, diagnoseCommand];
 
 function usage(): string {
   const lines = ['usage: vmgate <command> [options]', '', 'commands:'];

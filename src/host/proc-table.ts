@@ -7,6 +7,8 @@ export interface ProcessEntry extends ProcessRef {
   tunFds: { fd: number; iff: string }[];
   /** inodes of network namespaces this process holds open as fds */
   netnsFds: number[];
+  /** /dev/net/tun fds not attached to any interface (opened, no TUNSETIFF) */
+  openTunFds: number[];
 }
 
 const NET_LINK = /^net:\[(\d+)\]$/;
@@ -54,7 +56,7 @@ export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry |
   } catch {
     return null;
   }
-  const entry: ProcessEntry = { pid, comm: '', netnsInode, tunFds: [], netnsFds: [] };
+  const entry: ProcessEntry = { pid, comm: '', netnsInode, tunFds: [], netnsFds: [], openTunFds: [] };
   let fds: string[] = [];
   try {
     fds = readdirSync(`${dir}/fd`);
@@ -72,6 +74,7 @@ export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry |
       try {
         const iff = parseIff(readFileSync(`${dir}/fdinfo/${fd}`, 'utf8'));
         if (iff) entry.tunFds.push({ fd: Number(fd), iff });
+        else entry.openTunFds.push(Number(fd));
       } catch {
         /* fd closed meanwhile */
       }

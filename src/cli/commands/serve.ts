@@ -4,6 +4,7 @@ import { HOST_OPTIONS, type ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { Gate } from '../../gate/gate.js';
 import { createGateServer } from '../../sinks/http/server.js';
+import { diagnoseRoute, logDiagnoses } from '../../sinks/diagnose-sink.js';
 import { logGate } from '../../sinks/gate-log.js';
 import { createLogger } from '../../sinks/log.js';
 import { createMetrics } from '../../sinks/metrics.js';
@@ -40,7 +41,8 @@ export const serveCommand: Command = {
     const listen = parseListen(str(o, 'listen'));
     const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
     logGate(gate, log);
-    const server = createGateServer(gate, createMetrics(gate), log);
+    logDiagnoses(gate, log);
+    const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate) });
     // bind first: callers get 503 "starting" instead of connection refused while the first read runs
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${str(o, 'listen')}: ${err.code ?? err.message}`)));
