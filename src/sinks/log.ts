@@ -12,6 +12,8 @@ export function nomadContext(env: NodeJS.ProcessEnv = process.env): Record<strin
     ['NOMAD_TASK_NAME', 'task'],
     ['NOMAD_JOB_NAME', 'job'],
     ['NOMAD_GROUP_NAME', 'group'],
+    // Nomad has no NOMAD_NODE_ID: the job passes ${node.unique.id} in this one
+    ['VMGATE_NODE_ID', 'node_id'],
   ];
   for (const [from, to] of map) if (env[from]) ctx[to] = env[from]!;
   return ctx;
@@ -21,7 +23,7 @@ export function nomadContext(env: NodeJS.ProcessEnv = process.env): Record<strin
 export function createLogger(config: LogConfig, env: NodeJS.ProcessEnv = process.env): Logger {
   const options = { level: config.level, base: { ...nomadContext(env) }, timestamp: pino.stdTimeFunctions.isoTime };
   if (config.format === 'pretty') {
-    return pino(options, pretty({ destination: 2, sync: true, ignore: 'alloc_id,task,job,group' }));
+    return pino(options, pretty({ destination: 2, sync: true, ignore: 'alloc_id,task,job,group,node_id' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }

@@ -40,7 +40,7 @@ export async function startServe(box: HostSandbox, ...extra: string[]): Promise<
     logs: () => err.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? -1 : null))));
       child.kill('SIGTERM');
       return exited;
     },

@@ -2,7 +2,10 @@ import type { AddressInfo } from 'node:net';
 import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
 import { HOST_OPTIONS, type ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Gate } from '../../gate/gate.js';
+import { failingIds, type HostVerdict } from '../../gate/host-verdict.js';
+import { NodeMetaPublisher } from '../../sinks/nomad-meta.js';
 import { createGateServer } from '../../sinks/http/server.js';
 import { diagnoseRoute, logDiagnoses } from '../../sinks/diagnose-sink.js';
 import { logGate } from '../../sinks/gate-log.js';
@@ -27,6 +30,7 @@ export const SERVE_OPTIONS = [
   ...HOST_OPTIONS,
   { name: 'listen', kind: 'string' as const, default: '127.0.0.1:8431', help: 'address of the HTTP gate' },
   { name: 'max-waiters', kind: 'string' as const, default: '1024', help: 'slot waits in flight at most (more answer 503 too-many-waiters)' },
+  { name: 'nomad-meta', kind: 'boolean' as const, help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason, vmgate_checked_at)' },
   { name: 'recheck-interval', kind: 'string' as const, default: '10s', help: 'how often the tun device and kernel limit are re-read' },
 ];
 
@@ -42,6 +46,12 @@ export const serveCommand: Command = {
     const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
     logGate(gate, log);
     logDiagnoses(gate, log);
+    const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log) : null;
+    if (meta) {
+      gate.on('verdict', (v: HostVerdict) => {
+        if (v.reason !== 'starting') void meta.publish({ ready: v.ready, failing: failingIds(v), checkedAt: v.checkedAt });
+      });
+    }
     const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate) });
     // bind first: callers get 503 "starting" instead of connection refused while the first read runs
     await new Promise<void>((resolve, reject) => {
@@ -56,7 +66,9 @@ export const serveCommand: Command = {
         server.close();
         gate.stop();
         setImmediate(() => server.closeAllConnections());
-        setTimeout(() => resolve(0), 50).unref();
+        // unset the node metadata, but never let Nomad hold up the exit beyond a second
+        const unset = meta ? Promise.race([meta.unset(), sleep(1000)]) : Promise.resolve();
+        void unset.then(() => setTimeout(() => resolve(0), 50).unref());
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

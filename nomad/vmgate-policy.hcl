@@ -1,0 +1,8 @@
+# ACL policy for vmgate's workload identity: write its verdict as dynamic node metadata.
+# Attach it to the job's tasks that publish (both vmgate tasks):
+#   nomad acl policy apply -namespace default -job orchestrator -group orchestrator -task vmgate vmgate-meta nomad/vmgate-policy.hcl
+#   nomad acl policy apply -namespace default -job orchestrator -group orchestrator -task vmgate-preflight vmgate-meta-preflight nomad/vmgate-policy.hcl
+
+node {
+  policy = "write"
+}
