@@ -32,18 +32,20 @@ export function parseIff(fdinfo: string): string | null {
  */
 export function readProcessTable(procDir = '/proc'): ProcessEntry[] {
   const out: ProcessEntry[] = [];
-  let pids: string[];
-  try {
-    pids = readdirSync(procDir);
-  } catch {
-    return out;
-  }
-  for (const name of pids) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    const entry = readProcessEntry(Number(name), procDir);
+  for (const pid of listPids(procDir)) {
+    const entry = readProcessEntry(Number(pid), procDir);
     if (entry) out.push(entry);
   }
   return out;
+}
+
+/** The numeric entries of /proc: one per process (threads are not listed). */
+function listPids(procDir: string): string[] {
+  try {
+    return readdirSync(procDir).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
+  } catch {
+    return [];
+  }
 }
 
 /** One process's entry; null when it is gone or has no readable network namespace (kernel threads, races). */
@@ -110,14 +112,7 @@ export function isAlive(pid: number): boolean {
 export function findTapHolders(netnsInode: number, iface: string, procDir = '/proc'): { pid: number; comm: string; fd: number }[] {
   const out: { pid: number; comm: string; fd: number }[] = [];
   const want = `net:[${netnsInode}]`;
-  let pids: string[];
-  try {
-    pids = readdirSync(procDir);
-  } catch {
-    return out;
-  }
-  for (const name of pids) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+  for (const name of listPids(procDir)) {
     try {
       if (readlinkSync(`${procDir}/${name}/ns/net`) !== want) continue;
     } catch {

@@ -1,0 +1,239 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { execa } from 'execa';
+import { Agent, request } from 'undici';
+import { hostConfig } from '../src/config/host-config.js';
+import { HOST_OPTIONS, parseOptions } from '../src/config/options.js';
+import { takeSnapshot } from '../src/host/snapshot.js';
+import { createSlots, PREFIX, quantile, removeAll, tapsUp } from './slots.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const CLI = `${ROOT}dist/src/cli/bin.js`;
+const children = new Set<ChildProcess>();
+const rows: { case: string; vmgate: string; alternative: string; ratio: string }[] = [];
+const results: Record<string, unknown> = {};
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const hr = () => Number(process.hrtime.bigint()) / 1e6;
+const fmt = (x: number, d = 1) => x.toFixed(d);
+
+async function cleanupAll() {
+  for (const c of children) c.kill('SIGKILL');
+  await removeAll();
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => void cleanupAll().then(() => process.exit(130)));
+process.on('unhandledRejection', (err) => {
+  log(`bench failed: ${(err as Error).message}`);
+  void cleanupAll().then(() => process.exit(1));
+});
+
+function spawnTracked(cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(c);
+  c.once('exit', () => children.delete(c));
+  return c;
+}
+
+async function startServe(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawnTracked('node', [CLI, 'serve', '--listen', '127.0.0.1:0', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn', '--max-waiters', '4096']);
+  child.stderr!.resume();
+  let port = 0;
+  // --log-level warn hides the listening line: ask the kernel which port the process bound
+  for (let i = 0; i < 200 && !port; i++) {
+    await sleep(25);
+    const { stdout } = await execa('ss', ['-ltnpH'], { reject: false });
+    const m = new RegExp(`127\\.0\\.0\\.1:(\\d+)\\s.*pid=${child.pid},`).exec(stdout);
+    if (m) port = Number(m[1]);
+  }
+  if (!port) throw new Error('vmgate serve did not listen');
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 400; i++) {
+    const r = await fetch(`${url}/healthz`).catch(() => null);
+    if (r?.status === 200) return { url, child };
+    await sleep(25);
+  }
+  throw new Error('vmgate serve never became healthy');
+}
+
+async function caseScan(counts: number[]) {
+  const cfg = hostConfig(parseOptions('bench', ['--netns-pattern', `^${PREFIX}`], HOST_OPTIONS, {}));
+  let made = 0;
+  const out: Record<string, unknown> = {};
+  for (const n of counts) {
+    log(`scan: creating slots up to ${n}`);
+    await createSlots(made, n);
+    made = n;
+    await takeSnapshot(cfg); // warm
+    const t0 = hr();
+    const facts = await takeSnapshot(cfg);
+    const ours = hr() - t0;
+    if (facts.namespaces.filter((x) => x.owned && x.links).length !== n) throw new Error(`scan saw ${facts.namespaces.length} of ${n}`);
+    const t1 = hr();
+    for (let i = 0; i < n; i++) await execa('ip', ['-n', `${PREFIX}${i}`, '-j', 'link', 'show']);
+    const alt = hr() - t1;
+    out[n] = { vmgateMs: ours, vmgateUsPerNs: (ours * 1000) / n, ipLoopMs: alt, ipLoopUsPerNs: (alt * 1000) / n, ratio: alt / ours };
+    rows.push({ case: `scan ${n}`, vmgate: `${fmt(ours)} ms (${fmt((ours * 1000) / n, 0)} us/ns)`, alternative: `${fmt(alt)} ms (ip -n loop)`, ratio: `${fmt(alt / ours)}x` });
+  }
+  results.scan = out;
+}
+
+async function attacher(): Promise<{ attach: (ns: string) => Promise<number>; close: () => void }> {
+  const c = spawnTracked('python3', [`${ROOT}bench/attacher.py`]);
+  const rl = createInterface({ input: c.stdout! });
+  const waiting: ((s: string) => void)[] = [];
+  rl.on('line', (l) => waiting.shift()?.(l));
+  const ask = (cmd: string) => new Promise<string>((r) => { waiting.push(r); c.stdin!.write(`${cmd}\n`); });
+  return { attach: async (ns) => Number((await ask(`attach ${ns} tap0`)).split(' ')[0]) / 1e6, close: () => c.kill('SIGKILL') };
+}
+
+async function caseCarrier(url: string, slots: string[], pollSlots: string[]) {
+  const agent = new Agent({ connections: 4 });
+  const a = await attacher();
+  const ours: number[] = [];
+  for (const ns of slots) {
+    let tResp = 0;
+    const p = request(`${url}/ready-for-vm?netns=${ns}&timeout_ms=5000`, { dispatcher: agent }).then(async (r) => {
+      tResp = hr();
+      const body = (await r.body.json()) as { reason: string };
+      if (body.reason !== 'carrier-up') throw new Error(`carrier case: ${ns} answered ${body.reason}`);
+    });
+    await sleep(3); // the waiter is registered before the attach
+    const tAttach = await a.attach(ns);
+    await p;
+    ours.push(tResp - tAttach);
+  }
+  const alt: number[] = [];
+  for (const ns of pollSlots) {
+    let tAttach = 0;
+    const attached = a.attach(ns).then((t) => (tAttach = t));
+    let seen = 0;
+    while (!seen) {
+      const { stdout } = await execa('ip', ['-n', ns, '-j', 'link', 'show', 'tap0']);
+      if (stdout.includes('LOWER_UP')) seen = hr();
+      else await sleep(100);
+    }
+    await attached;
+    alt.push(seen - tAttach);
+  }
+  a.close();
+  await agent.close();
+  const r = { vmgateP50: quantile(ours, 0.5), vmgateP99: quantile(ours, 0.99), pollP50: quantile(alt, 0.5), pollP99: quantile(alt, 0.99), samples: ours.length, pollSamples: alt.length };
+  results.carrier = { ...r, ratioP50: r.pollP50 / r.vmgateP50 };
+  rows.push({ case: 'carrier attach->200', vmgate: `p50 ${fmt(r.vmgateP50, 2)} ms, p99 ${fmt(r.vmgateP99, 2)} ms`, alternative: `p50 ${fmt(r.pollP50)} ms, p99 ${fmt(r.pollP99)} ms (poll 100 ms)`, ratio: `${fmt(r.pollP50 / r.vmgateP50)}x` });
+}
+
+async function caseVmmExit(url: string, slots: string[]) {
+  const agent = new Agent({ connections: 2 });
+  const lat: number[] = [];
+  for (const ns of slots) {
+    const vmm = spawnTracked('ip', ['netns', 'exec', ns, 'sleep', '60']);
+    await sleep(20);
+    let tResp = 0;
+    const p = request(`${url}/ready-for-vm?netns=${ns}&timeout_ms=10000&pid=${vmm.pid}`, { dispatcher: agent }).then(async (r) => {
+      tResp = hr();
+      const b = (await r.body.json()) as { reason: string };
+      if (b.reason !== 'vmm-exited') throw new Error(`vmm-exit case: ${b.reason}`);
+    });
+    await sleep(5);
+    const exited = new Promise((r) => vmm.once('exit', r));
+    const tKill = hr();
+    vmm.kill('SIGKILL');
+    await exited;
+    await p;
+    lat.push(tResp - tKill);
+  }
+  await agent.close();
+  const r = { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), samples: lat.length, envdWaitMs: 10_000 };
+  results.vmmExit = { ...r, ratioP50: 10_000 / r.p50 };
+  rows.push({ case: 'vmm-exit ->503', vmgate: `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`, alternative: '10000 ms (envd wait timeout)', ratio: `${fmt(10_000 / r.p50, 0)}x` });
+}
+
+async function load(url: string) {
+  const { stdout } = await execa('node', [`${ROOT}dist/bench/load.js`, url, '32', '10000']);
+  return JSON.parse(stdout) as { rps: number; p50: number; p99: number; errors: number };
+}
+
+async function caseGate(url: string) {
+  const bare = createServer((_, res) => res.end('{"ready":true}'));
+  await new Promise<void>((r) => bare.listen(0, '127.0.0.1', r));
+  const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/`;
+  const ours = await load(`${url}/ready-for-vm`);
+  const alt = await load(bareUrl);
+  bare.close();
+  results.gate = { vmgate: ours, bare: alt, ratio: ours.rps / alt.rps };
+  rows.push({ case: 'gate GET /ready-for-vm', vmgate: `${fmt(ours.rps, 0)} req/s, p99 ${fmt(ours.p99, 2)} ms`, alternative: `${fmt(alt.rps, 0)} req/s, p99 ${fmt(alt.p99, 2)} ms (bare node:http)`, ratio: `${fmt((ours.rps / alt.rps) * 100, 0)}% of bare` });
+}
+
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+async function caseFootprint(child: ChildProcess, slots: number) {
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
+  const c0 = cpuSeconds(child.pid!);
+  await sleep(30_000);
+  const cpu = cpuSeconds(child.pid!) - c0;
+  results.footprint = { slots, rssMb: rssKb / 1024, idleCpuSeconds30s: cpu, idleCpuPercentOfCore: (cpu / 30) * 100 };
+  rows.push({ case: `footprint (${slots} slots)`, vmgate: `RSS ${fmt(rssKb / 1024)} MB, ${fmt(cpu, 2)} CPU s / 30 s idle`, alternative: '-', ratio: '-' });
+}
+
+async function caseReclaim(n: number) {
+  const t0 = hr();
+  const r = await execa('node', [CLI, 'cleanup', '--json', '--min-age', '0s', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn', '--orchestrator-comm', 'vgbench-none'], { reject: false });
+  const ours = hr() - t0;
+  const deleted = (JSON.parse(r.stdout).fixed as { action: string }[]).filter((f) => f.action === 'deleted').length;
+  if (deleted !== n) throw new Error(`reclaim deleted ${deleted} of ${n}`);
+  log(`reclaim: creating ${n} slots again for the alternative`);
+  const names = await createSlots(0, n);
+  const t1 = hr();
+  for (const ns of names) await execa('ip', ['netns', 'del', ns]);
+  const alt = hr() - t1;
+  results.reclaim = { n, vmgateMs: ours, ipDelLoopMs: alt, ratio: alt / ours, note: 'vmgate figure is the whole vmgate cleanup command: node start, scan, 200 ms settle, re-verify, ip -batch' };
+  rows.push({ case: `reclaim ${n}`, vmgate: `${fmt(ours, 0)} ms (vmgate cleanup)`, alternative: `${fmt(alt, 0)} ms (ip netns del each)`, ratio: `${fmt(alt / ours)}x` });
+}
+
+async function main() {
+  if (process.getuid?.() !== 0) throw new Error('the bench needs root (it creates namespaces)');
+  await removeAll();
+  const N = Number(process.env.BENCH_SLOTS ?? 1000);
+  const counts = [100, 500, 1000].filter((c) => c <= N);
+  await caseScan(counts);
+  log('carrier/vmm-exit: bringing taps up');
+  const carrierSlots = Array.from({ length: 200 }, (_, i) => `${PREFIX}${i}`);
+  const pollSlots = Array.from({ length: 200 }, (_, i) => `${PREFIX}${200 + i}`);
+  const exitSlots = Array.from({ length: 50 }, (_, i) => `${PREFIX}${400 + i}`);
+  await tapsUp([...carrierSlots, ...pollSlots, ...exitSlots]);
+  const serve = await startServe();
+  log('carrier: 200 attaches against the gate, 200 against 100 ms polling');
+  await caseCarrier(serve.url, carrierSlots, pollSlots);
+  log('vmm-exit: 50 exits');
+  await caseVmmExit(serve.url, exitSlots);
+  log('gate: 2 x 10 s of load');
+  await caseGate(serve.url);
+  log('footprint: 30 s idle');
+  await caseFootprint(serve.child, N);
+  serve.child.kill('SIGTERM');
+  await sleep(500);
+  for (const c of children) c.kill('SIGKILL'); // the attacher keeps taps busy: end it before reclaiming
+  await sleep(200);
+  await caseReclaim(N);
+  const w = [24, 44, 52, 14];
+  log('');
+  process.stdout.write(`${['case', 'vmgate', 'alternative', 'ratio'].map((h, i) => h.padEnd(w[i]!)).join(' ')}\n`);
+  for (const r of rows) process.stdout.write(`${[r.case, r.vmgate, r.alternative, r.ratio].map((c, i) => c.padEnd(w[i]!)).join(' ')}\n`);
+  const json = JSON.stringify({ machine: { cores: (await import('node:os')).cpus().length, node: process.version, kernel: (await import('node:os')).release() }, ...results });
+  writeFileSync(`${ROOT}bench/results.json`, `${json}\n`);
+  process.stdout.write(`${json}\n`);
+}
+
+main()
+  .then(() => cleanupAll())
+  .catch(async (err) => {
+    log(`bench failed: ${(err as Error).message}`);
+    await cleanupAll();
+    process.exit(1);
+  });
