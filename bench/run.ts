@@ -107,15 +107,18 @@ async function caseCarrier(url: string, slots: string[], pollSlots: string[]) {
   }
   const alt: number[] = [];
   for (const ns of pollSlots) {
-    let tAttach = 0;
-    const attached = a.attach(ns).then((t) => (tAttach = t));
+    // the poller runs first; the VMM attaches at a random moment of its 100 ms cycle, as in life
     let seen = 0;
-    while (!seen) {
-      const { stdout } = await execa('ip', ['-n', ns, '-j', 'link', 'show', 'tap0']);
-      if (stdout.includes('LOWER_UP')) seen = hr();
-      else await sleep(100);
-    }
-    await attached;
+    const poller = (async () => {
+      while (!seen) {
+        const { stdout } = await execa('ip', ['-n', ns, '-j', 'link', 'show', 'tap0']);
+        if (stdout.includes('LOWER_UP')) seen = hr();
+        else await sleep(100);
+      }
+    })();
+    await sleep(Math.random() * 100);
+    const tAttach = await a.attach(ns);
+    await poller;
     alt.push(seen - tAttach);
   }
   a.close();
