@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { helpText, parseOptions } from '../config/options.js';
 import { UsageError } from '../config/usage-error.js';
-import type { Command } from './command.js';
+import { print, type Command } from './command.js';
 import { checkCommand } from './commands/check.js';
 import { cleanupCommand } from './commands/cleanup.js';
 import { diagnoseCommand } from './commands/diagnose.js';
@@ -58,8 +58,4 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.VMGATE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     return 1;
   }
-}
-
-function print(text: string): void {
-  process.stdout.write(`${text}\n`);
 }
