@@ -1,9 +1,13 @@
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostConfig } from '../config/host-config.js';
+import { checkHostVisibility } from '../checks/host-visibility.js';
 import { classifySlots, type SlotView } from '../checks/slots.js';
-import { readNamedNamespaces } from '../host/named-namespaces.js';
-import { commMatches, readProcessTable } from '../host/proc-table.js';
-import { takeSnapshot } from '../host/snapshot.js';
+import { LinkReader, readLinksByName } from '../host/links.js';
+import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
+import { readProcessTable } from '../host/proc-table.js';
+import { orchestratorsIn, takeSnapshot } from '../host/snapshot.js';
+import type { LinkFacts } from '../host/types.js';
 import type { Logger } from '../sinks/log.js';
 import { deleteNamespaces, SAFE_NETNS_NAME } from './delete-namespaces.js';
 import { killOrphans } from './kill-orphans.js';
@@ -15,21 +19,28 @@ export interface CleanupOptions {
   killGraceMs: number;
   /** pause before the final re-verification, so a slot being set up right now shows its process */
   settleMs: number;
+  /** namespaces verified and deleted together: the window between a slot's last check and its delete is one batch */
+  batchSize?: number;
+  /** called before each batch is verified (tests use it to change the host at exactly that moment) */
+  beforeVerify?: (names: string[]) => Promise<void>;
 }
 
 export interface CleanupResult {
-  /** set when nothing was touched on purpose (an orchestrator runs) */
+  /** set when nothing (more) was touched on purpose: an orchestrator runs, or vmgate cannot see the host */
   refused?: string;
   fixed: FixedEntry[];
 }
 
+const DEFAULT_BATCH = 100;
+
 /**
- * The only code that changes the host. Leftovers (and, with killOrphans, orphaned VMMs) are re-verified right
- * before acting: still named the same, same inode, still owned, old enough, no process inside, no holder,
- * no fd on it, and still no orchestrator.
+ * The only code that deletes namespaces. Acts only on positive evidence: vmgate sees the whole host, no
+ * orchestrator runs, and each leftover is re-verified right before its own batch is deleted (see verifyBatch).
  */
 export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Logger): Promise<CleanupResult> {
   let facts = await takeSnapshot(config);
+  const visibility = checkHostVisibility(facts);
+  if (visibility.status === 'fail') return { refused: `nothing was touched: ${visibility.message}`, fixed: [] };
   let view = classifySlots(facts, config);
   if (view.orchestratorRunning) return { refused: refusal(view.orchestrators.map((p) => p.pid)), fixed: [] };
   const fixed: FixedEntry[] = [];
@@ -50,24 +61,18 @@ export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Log
   }
   if (candidates.length === 0) return { fixed };
   if (opts.settleMs > 0) await sleep(opts.settleMs);
-  const { verified, skipped, orchestratorPids } = reverify(candidates, config);
-  if (orchestratorPids.length > 0) return { refused: refusal(orchestratorPids), fixed };
-  for (const s of skipped) {
-    fixed.push(s);
-    log.warn({ netns: s.netns, reason: s.reason }, `left ${s.netns} alone: ${s.reason}`);
-  }
-  const results = await deleteNamespaces(verified.map((s) => s.name));
-  for (const s of verified) {
-    const err = results.get(s.name);
-    const tap = s.taps.find((t) => t.name === config.tap);
-    const line = { netns: s.name, tap: config.tap, tapFlags: tap?.flags.join(',') ?? 'no-tap', ageSeconds: s.ageSeconds };
-    if (err == null) {
-      fixed.push({ netns: s.name, action: 'deleted' });
-      log.info(line, `deleted leftover namespace ${s.name} (${config.tap} ${tap ? tap.flags.join(',') : 'absent'}, idle, ${s.ageSeconds}s old, no orchestrator)`);
-    } else {
-      fixed.push({ netns: s.name, action: 'failed', reason: err });
-      log.error({ ...line, err }, `could not delete leftover namespace ${s.name}: ${err}`);
+  const reader = new LinkReader(Math.min(4, candidates.length));
+  try {
+    const size = opts.batchSize ?? DEFAULT_BATCH;
+    for (let i = 0; i < candidates.length; i += size) {
+      const batch = candidates.slice(i, i + size);
+      await opts.beforeVerify?.(batch.map((s) => s.name));
+      const r = await verifyAndDelete(batch, config, reader, log);
+      fixed.push(...r.fixed);
+      if (r.refused) return { refused: r.refused, fixed };
     }
+  } finally {
+    reader.close();
   }
   return { fixed };
 }
@@ -76,25 +81,114 @@ function refusal(pids: number[]): string {
   return `orchestrator is running (pid ${pids.join(',')}): its idle slots are its pool; nothing was touched`;
 }
 
-function reverify(candidates: SlotView[], config: HostConfig) {
-  const now = Date.now();
-  const named = new Map(readNamedNamespaces().map((n) => [n.name, n]));
-  const procs = readProcessTable();
-  const orchestratorPids = procs.filter((p) => commMatches(p.comm, config.orchestratorComm)).map((p) => p.pid);
-  const verified: SlotView[] = [];
-  const skipped: FixedEntry[] = [];
-  for (const s of candidates) {
-    const n = named.get(s.name);
-    const inside = procs.filter((p) => p.netnsInode === s.inode || p.netnsFds.includes(s.inode));
-    let reason: string | null = null;
-    if (!n) reason = 'already gone';
-    else if (n.inode !== s.inode) reason = 'name now points at another namespace';
-    else if (!config.netnsPattern.test(s.name)) reason = 'no longer matches --netns-pattern';
-    else if (!SAFE_NETNS_NAME.test(s.name)) reason = 'name has characters ip -batch cannot take';
-    else if (now - n.createdAtMs < config.minAgeMs) reason = 'younger than --min-age';
-    else if (inside.length > 0) reason = `in use by pid ${inside.map((p) => `${p.pid} (${p.comm})`).join(', ')}`;
-    if (reason) skipped.push({ netns: s.name, action: 'skipped', reason });
-    else verified.push(s);
+interface Held {
+  slot: SlotView;
+  fd: number;
+  device: number;
+  inode: number;
+}
+
+/**
+ * Holds an fd on each namespace first, so its inode cannot be reused by a new namespace while we look (inodes
+ * are reused at once otherwise), then re-reads every process and the taps, then deletes what still has no user.
+ */
+async function verifyAndDelete(batch: SlotView[], config: HostConfig, reader: LinkReader, log: Logger): Promise<CleanupResult> {
+  const fixed: FixedEntry[] = [];
+  const skip = (netns: string, reason: string) => {
+    fixed.push({ netns, action: 'skipped', reason });
+    log.warn({ netns, reason }, `left ${netns} alone: ${reason}`);
+  };
+  const held: Held[] = [];
+  try {
+    for (const s of batch) {
+      const h = hold(s);
+      if (typeof h === 'string') skip(s.name, h);
+      else held.push(h);
+    }
+    if (held.length === 0) return { fixed };
+    const table = readProcessTable();
+    if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
+    const orchestrators = orchestratorsIn(table, config.orchestratorComm);
+    if (orchestrators.length > 0) return { refused: refusal(orchestrators.map((p) => p.pid)), fixed };
+    const links = await readTaps(held, reader);
+    const verified: Held[] = [];
+    const now = Date.now();
+    for (const h of held) {
+      const reason = recheck(h, config, now, links.get(h.slot.name), table.processes);
+      if (reason) skip(h.slot.name, reason);
+      else verified.push(h);
+    }
+    const results = await deleteNamespaces(verified.map((h) => h.slot.name));
+    for (const { slot: s } of verified) report(s, results.get(s.name) ?? null, config, fixed, log);
+    return { fixed };
+  } finally {
+    for (const h of held) closeSync(h.fd);
   }
-  return { verified, skipped, orchestratorPids };
+}
+
+/** An fd on the namespace the name points at now; a reason string if it is gone or no longer the one we judged. */
+function hold(s: SlotView): Held | string {
+  if (!SAFE_NETNS_NAME.test(s.name)) return 'name has characters ip -batch cannot take';
+  let fd: number;
+  try {
+    fd = openSync(`${NETNS_DIR}/${s.name}`, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'already gone' : `could not be opened (${code})`;
+  }
+  const st = fstatSync(fd);
+  // inodes are reused at once: a namespace deleted and re-created under this name may have the same one
+  if (st.ino !== s.inode || st.ctimeMs !== s.createdAtMs) {
+    closeSync(fd);
+    return 'name now points at another namespace';
+  }
+  return { slot: s, fd, device: st.dev, inode: st.ino };
+}
+
+/** Each held slot's links as they are now (an Error where they could not be read). */
+async function readTaps(held: Held[], reader: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
+  const out = new Map<string, LinkFacts[] | Error>();
+  const withId = held.filter((h) => h.slot.nsid !== null);
+  const dumps = await reader.readMany(withId.map((h) => h.slot.nsid!));
+  for (const h of withId) out.set(h.slot.name, dumps.get(h.slot.nsid!) ?? new Error('no answer'));
+  for (const h of held.filter((x) => x.slot.nsid === null)) {
+    try {
+      out.set(h.slot.name, await readLinksByName(h.slot.name));
+    } catch (err) {
+      out.set(h.slot.name, err as Error);
+    }
+  }
+  return out;
+}
+
+function recheck(h: Held, config: HostConfig, now: number, links: LinkFacts[] | Error | undefined, procs: ReturnType<typeof readProcessTable>['processes']): string | null {
+  const s = h.slot;
+  const named = statNamedNamespace(`${NETNS_DIR}/${s.name}`, s.name);
+  if (!named) return 'already gone';
+  if (!named.nsfs) return 'no longer a namespace mount';
+  // while we hold the fd the kernel cannot give this inode to another namespace: same dev+ino is the same namespace
+  if (named.inode !== h.inode || named.device !== h.device) return 'name now points at another namespace';
+  if (!config.netnsPattern.test(s.name)) return 'no longer matches --netns-pattern';
+  if (now - named.createdAtMs < config.minAgeMs) return 'younger than --min-age';
+  const users = procs.filter((p) => p.pid !== process.pid && (p.netnsInodes.includes(h.inode) || p.netnsFds.includes(h.inode)));
+  if (users.length > 0) return `in use by pid ${users.map((p) => `${p.pid} (${p.comm})`).join(', ')}`;
+  if (links instanceof Error || links === undefined) return `its tap could not be read again${links ? `: ${links.message}` : ''}`;
+  const names = links.map((l) => l.name).sort().join(',');
+  const maybe = procs.find((p) => p.unreadable && (!p.netDevices || p.netDevices.join(',') === names));
+  if (maybe) return `pid ${maybe.pid} (${maybe.comm}) could not be read (${maybe.unreadable}) and may be inside it`;
+  const tap = links.find((l) => l.name === config.tap);
+  if (tap?.carrier) return `${config.tap} has carrier: a process has it attached`;
+  return null;
+}
+
+function report(s: SlotView, err: string | null, config: HostConfig, fixed: FixedEntry[], log: Logger): void {
+  const tap = s.taps.find((t) => t.name === config.tap);
+  const line = { netns: s.name, tap: config.tap, tapFlags: tap?.flags.join(',') ?? 'no-tap', ageSeconds: s.ageSeconds };
+  if (err === null) {
+    fixed.push({ netns: s.name, action: 'deleted' });
+    log.info(line, `deleted leftover namespace ${s.name} (${config.tap} ${tap ? tap.flags.join(',') : 'absent'}, idle, ${s.ageSeconds}s old, no orchestrator)`);
+  } else {
+    fixed.push({ netns: s.name, action: 'failed', reason: err });
+    log.error({ ...line, err }, `could not delete leftover namespace ${s.name}: ${err}`);
+  }
 }

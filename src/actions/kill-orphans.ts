@@ -7,7 +7,7 @@ import type { FixedEntry } from './types.js';
 /** The pid is still the process we judged: same namespace, same tap attached (guards against pid reuse). */
 export function stillHolds(o: OrphanVmm, netnsInode: number): boolean {
   const p = readProcessEntry(o.pid);
-  return p !== null && p.netnsInode === netnsInode && p.tunFds.some((t) => t.iff === o.tap) && isAlive(o.pid);
+  return p !== null && p.netnsInodes.includes(netnsInode) && p.tunFds.some((t) => t.iff === o.tap) && isAlive(o.pid);
 }
 
 /** SIGTERM each orphan, SIGKILL what is left after the grace period, and wait for them to be gone. */

@@ -17,7 +17,16 @@ export function checkLeftoverTaps(view: SlotsView, config: HostConfig): CheckRes
       details: { orchestrators: view.orchestrators, ...counts },
     };
   }
+  const unknown = view.slots.filter((s) => s.state === 'unknown').map((s) => ({ netns: s.name, reason: s.unknownReason }));
   if (leftovers.length === 0 && orphans.length === 0) {
+    if (unknown.length > 0) {
+      return {
+        id: 'leftover-taps',
+        status: 'warn',
+        message: `${unknown.length} slot namespaces could not be judged and are left alone (${sample(unknown.map((u) => u.netns))}: ${unknown[0]!.reason}); no leftover among the rest of ${view.slots.length} slots`,
+        details: { unknownSlots: unknown, ...counts },
+      };
+    }
     return { id: 'leftover-taps', status: 'pass', message: `no leftover slot namespaces and no orphaned VMMs (${view.slots.length} slots)`, details: { ...counts } };
   }
   const parts: string[] = [];
@@ -28,12 +37,12 @@ export function checkLeftoverTaps(view: SlotsView, config: HostConfig): CheckRes
     id: 'leftover-taps',
     status: 'fail',
     message: `no orchestrator runs, yet there are ${parts.join(' and ')}: ${fix}`,
-    details: { leftovers, orphans, ...counts },
+    details: { leftovers, orphans, ...(unknown.length > 0 ? { unknownSlots: unknown } : {}), ...counts },
   };
 }
 
 function countStates(view: SlotsView): Record<string, number> {
-  const c: Record<string, number> = { slots: view.slots.length, active: 0, starting: 0, idle: 0 };
+  const c: Record<string, number> = { slots: view.slots.length, active: 0, starting: 0, idle: 0, unknown: 0 };
   for (const s of view.slots) c[s.state]! += 1;
   return c;
 }

@@ -1,17 +1,18 @@
 import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts } from '../host/types.js';
+import { checkHostVisibility } from './host-visibility.js';
 import { checkLeftoverTaps } from './leftover-taps.js';
 import { checkNetnsCapacity, countNamespaces } from './netns-capacity.js';
 import { classifySlots, type SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
 import type { CheckResult } from './types.js';
 
-export const CHECK_IDS = ['tun-device', 'netns-capacity', 'leftover-taps'] as const;
+export const CHECK_IDS = ['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps'] as const;
 
 /** Every check runs; --ignore demotes named failures to warnings ('all' demotes every one). */
 export function runChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<string> = new Set()): { results: CheckResult[]; view: SlotsView } {
   const view = classifySlots(facts, config);
-  const results = [checkTunDevice(facts.tun), checkNetnsCapacity(countNamespaces(facts), config), checkLeftoverTaps(view, config)];
+  const results = [checkTunDevice(facts.tun), checkNetnsCapacity(countNamespaces(facts), config), checkHostVisibility(facts), checkLeftoverTaps(view, config)];
   return { results: results.map((r) => demote(r, ignore)), view };
 }
 

@@ -1,7 +1,9 @@
 import type { HostConfig } from '../config/host-config.js';
-import type { HostFacts, NamespaceFacts, ProcessRef, TapHolder } from '../host/types.js';
+import type { HostFacts, NamespaceFacts, ProcessRef, TapHolder, VisibilityFacts } from '../host/types.js';
+import { INIT_PID_NS_INODE } from '../host/visibility.js';
 
-export type SlotState = 'active' | 'starting' | 'idle';
+/** unknown: a fact needed to call the slot unused could not be read; never a leftover, never deleted */
+export type SlotState = 'active' | 'starting' | 'idle' | 'unknown';
 
 export interface TapView {
   name: string;
@@ -18,12 +20,16 @@ export interface SlotView {
   /** idle while no orchestrator runs */
   leftover: boolean;
   ageSeconds: number;
+  /** the nsfs inode's change time: with inode, tells a re-created namespace from the one judged */
+  createdAtMs: number;
   nsid: number | null;
   inode: number;
   processes: ProcessRef[];
   fdHolders: ProcessRef[];
   taps: TapView[];
   linkError?: string;
+  /** why the state is unknown */
+  unknownReason?: string;
 }
 
 export interface OrphanVmm extends TapHolder {
@@ -50,30 +56,84 @@ function tapsOf(ns: NamespaceFacts, tapName: string): TapView[] {
   return out;
 }
 
-export function classifySlot(ns: NamespaceFacts, config: HostConfig, nowMs: number, orchestratorRunning: boolean): SlotView {
+/** Why no slot at all can be called unused on this host, or null when vmgate sees enough. */
+export function blindness(v: VisibilityFacts | undefined): string | null {
+  if (!v) return null;
+  if (v.errors.length > 0) return v.errors.join('; ');
+  if (v.pidNamespaceInode !== INIT_PID_NS_INODE) {
+    return v.pidNamespaceInode === null ? 'vmgate cannot read its own PID namespace' : "vmgate runs in its own PID namespace and cannot see the host's processes";
+  }
+  return null;
+}
+
+/**
+ * An unreadable process may be inside any slot whose interfaces are the ones its /proc/PID/net/dev lists (or inside
+ * any slot at all, if that could not be read either). Returns the reason this slot is unknown because of one, or null.
+ */
+export function unreadableInside(ns: NamespaceFacts, v: VisibilityFacts | undefined): string | null {
+  for (const p of v?.unreadable ?? []) {
+    const could = p.netDevices === null || (ns.links !== null && sameNames(p.netDevices, ns.links.map((l) => l.name)));
+    if (could) return `pid ${p.pid} (${p.comm}) could not be read (${p.what}) and may be inside it`;
+  }
+  return null;
+}
+
+function sameNames(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sb = [...b].sort();
+  return [...a].sort().every((x, i) => x === sb[i]);
+}
+
+/** Why this slot's own facts are incomplete, or null. */
+function unknownOwnFacts(ns: NamespaceFacts): string | null {
+  if (!ns.nsfs) return `/run/netns/${ns.name} is not a namespace mount in vmgate's mount namespace (mount propagation)`;
+  if (ns.links === null) return `its links could not be read${ns.linkError ? `: ${ns.linkError}` : ''}`;
+  return null;
+}
+
+export function classifySlot(
+  ns: NamespaceFacts,
+  config: HostConfig,
+  nowMs: number,
+  orchestratorRunning: boolean,
+  blind: string | null = null,
+  visibility?: VisibilityFacts,
+): SlotView {
   const taps = tapsOf(ns, config.tap);
   const anyHolder = Object.values(ns.tapHolders).some((h) => h.length > 0);
+  // only an attached process gives a tap carrier: LOWER_UP is use, whoever holds it and whether or not we can see them
+  const carrier = taps.some((t) => t.name === config.tap && t.carrier);
   const ageMs = Math.max(0, nowMs - ns.createdAtMs);
+  const unknownReason = blind ?? unknownOwnFacts(ns) ?? unreadableInside(ns, visibility);
   const state: SlotState =
-    ns.processes.length > 0 || anyHolder || ns.fdHolders.length > 0 ? 'active' : ageMs < config.minAgeMs ? 'starting' : 'idle';
+    ns.processes.length > 0 || anyHolder || ns.fdHolders.length > 0 || carrier
+      ? 'active'
+      : unknownReason !== null
+        ? 'unknown'
+        : ageMs < config.minAgeMs
+          ? 'starting'
+          : 'idle';
   return {
     name: ns.name,
     state,
     leftover: state === 'idle' && !orchestratorRunning,
     ageSeconds: Math.floor(ageMs / 1000),
+    createdAtMs: ns.createdAtMs,
     nsid: ns.nsid,
     inode: ns.inode,
     processes: ns.processes,
     fdHolders: ns.fdHolders,
     taps,
     ...(ns.linkError !== undefined ? { linkError: ns.linkError } : {}),
+    ...(state === 'unknown' ? { unknownReason: unknownReason! } : {}),
   };
 }
 
 export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
   const orchestratorRunning = facts.orchestrators.length > 0;
   const owned = facts.namespaces.filter((n) => n.owned);
-  const slots = owned.map((n) => classifySlot(n, config, facts.takenAtMs, orchestratorRunning));
+  const blind = blindness(facts.visibility);
+  const slots = owned.map((n) => classifySlot(n, config, facts.takenAtMs, orchestratorRunning, blind, facts.visibility));
   const orphans: OrphanVmm[] = [];
   if (!orchestratorRunning) {
     for (const n of owned) {

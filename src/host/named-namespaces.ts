@@ -1,32 +1,64 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { execa } from 'execa';
 
 export const NETNS_DIR = '/run/netns';
 
+/** statfs f_type of nsfs: a name in /run/netns is a namespace only where it is this kind of mount. */
+export const NSFS_MAGIC = 0x6e736673;
+
 export interface NamedNamespace {
   name: string;
   inode: number;
+  device: number;
   createdAtMs: number;
+  /** false: a plain file here (the bind mount did not propagate into vmgate's mount namespace), or unreadable */
+  nsfs: boolean;
 }
 
-/** The names in /run/netns with their namespace inode and creation time (nsfs ctime). */
-export function readNamedNamespaces(dir = NETNS_DIR): NamedNamespace[] {
+export interface NamedNamespaces {
+  namespaces: NamedNamespace[];
+  /** the directory exists but could not be read (ENOENT is not an error: a fresh host has no /run/netns yet) */
+  error?: string;
+}
+
+/** The names in /run/netns with their namespace inode and creation time (nsfs ctime), and whether each is nsfs. */
+export function listNamedNamespaces(dir = NETNS_DIR): NamedNamespaces {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    return [];
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? { namespaces: [] } : { namespaces: [], error: `cannot read ${dir}: ${code}` };
   }
   const out: NamedNamespace[] = [];
   for (const name of names) {
-    try {
-      const st = statSync(`${dir}/${name}`);
-      out.push({ name, inode: st.ino, createdAtMs: st.ctimeMs });
-    } catch {
-      /* removed while we looked */
-    }
+    const n = statNamedNamespace(`${dir}/${name}`, name);
+    if (n) out.push(n);
   }
-  return out;
+  return { namespaces: out };
+}
+
+/** One name: null when it vanished; nsfs false when it is not a namespace mount here or could not be looked at. */
+export function statNamedNamespace(path: string, name: string): NamedNamespace | null {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return { name, inode: 0, device: 0, createdAtMs: 0, nsfs: false };
+  }
+  let nsfs = false;
+  try {
+    nsfs = statfsSync(path).type === NSFS_MAGIC;
+  } catch {
+    /* unknown: not a namespace as far as we can tell */
+  }
+  return { name, inode: st.ino, device: st.dev, createdAtMs: st.ctimeMs, nsfs };
+}
+
+/** The names in /run/netns (none when it does not exist or cannot be read). */
+export function readNamedNamespaces(dir = NETNS_DIR): NamedNamespace[] {
+  return listNamedNamespaces(dir).namespaces;
 }
 
 /**
@@ -51,6 +83,7 @@ export function parseNetnsList(output: string): Map<string, number | null> {
 }
 
 export async function readNsids(): Promise<Map<string, number | null>> {
-  const { stdout } = await execa('ip', ['-j', 'netns', 'list']);
+  // bounded: a FIFO or a hung mount in /run/netns must not hang the caller
+  const { stdout } = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000 });
   return parseNetnsList(stdout);
 }

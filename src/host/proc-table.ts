@@ -1,17 +1,44 @@
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { ProcessRef } from './types.js';
 
 export interface ProcessEntry extends ProcessRef {
-  netnsInode: number | null;
+  /** network namespaces of the process's live threads (usually one; a VMM's worker may be elsewhere) */
+  netnsInodes: number[];
   /** attached tun fds: fd number and the interface named by fdinfo's `iff:` line */
   tunFds: { fd: number; iff: string }[];
-  /** inodes of network namespaces this process holds open as fds */
+  /** inodes of network namespaces this process holds open as fds (via /proc/PID/ns/net or a /run/netns path) */
   netnsFds: number[];
   /** /dev/net/tun fds not attached to any interface (opened, no TUNSETIFF) */
   openTunFds: number[];
+  /** set when part of this process could not be read (EACCES, EPERM...): it may be using any namespace */
+  unreadable?: string;
+  /**
+   * For an unreadable process: the interface names of its network namespace from /proc/PID/net/dev (readable
+   * without ptrace rights); null if that failed too. Says which slots it could be inside.
+   */
+  netDevices?: string[] | null;
+}
+
+/** What one pass over /proc saw: absent (exited) processes are simply not there; unreadable ones are kept and marked. */
+export interface ProcessTable {
+  processes: ProcessEntry[];
+  /** /proc itself could not be listed */
+  error?: string;
 }
 
 const NET_LINK = /^net:\[(\d+)\]$/;
+
+/** Errors that mean "the process or fd is gone", as opposed to "we may not look". */
+export function isGone(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ESRCH';
+}
+
+function code(err: unknown): string {
+  return (err as NodeJS.ErrnoException).code ?? String(err);
+}
+
+class Unreadable extends Error {}
 
 function readComm(dir: string): string {
   try {
@@ -26,72 +53,184 @@ export function parseIff(fdinfo: string): string | null {
   return m ? m[1]! : null;
 }
 
+let nsfsDevice: number | null | undefined;
+/** The device number of nsfs: an fd on it is a namespace, whatever path it was opened by. */
+function nsfsDev(): number | null {
+  if (nsfsDevice === undefined) {
+    try {
+      nsfsDevice = statSync('/proc/self/ns/net').dev;
+    } catch {
+      nsfsDevice = null;
+    }
+  }
+  return nsfsDevice;
+}
+
 /**
- * One pass over /proc: each process's network namespace, its attached tun fds and namespace fds.
- * Sync on purpose: thousands of tiny reads are faster without a promise each, and the pass is short.
+ * One pass over /proc: each process's network namespaces (every thread), its attached tun fds and namespace fds.
+ * Sync on purpose: thousands of tiny reads are faster without a promise each. For `check`/`cleanup`/`inventory`,
+ * not for a request path.
  */
-export function readProcessTable(procDir = '/proc'): ProcessEntry[] {
-  const out: ProcessEntry[] = [];
-  for (const pid of listPids(procDir)) {
+export function readProcessTable(procDir = '/proc'): ProcessTable {
+  let pids: string[];
+  try {
+    pids = listPids(procDir);
+  } catch (err) {
+    return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
+  }
+  const processes: ProcessEntry[] = [];
+  for (const pid of pids) {
     const entry = readProcessEntry(Number(pid), procDir);
-    if (entry) out.push(entry);
+    if (entry) processes.push(entry);
+  }
+  return { processes };
+}
+
+/** The numeric entries of /proc: one per process (threads are under /proc/PID/task). */
+export function listPids(procDir = '/proc'): string[] {
+  return readdirSync(procDir).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
+}
+
+/** Threads of a process with their network namespace; gone threads (and zombie threads) are left out. */
+function readThreads(dir: string): { tid: string; inode: number }[] {
+  const tids = readdirSync(`${dir}/task`);
+  const out: { tid: string; inode: number }[] = [];
+  for (const tid of tids) {
+    try {
+      const m = NET_LINK.exec(readlinkSync(`${dir}/task/${tid}/ns/net`));
+      if (m) out.push({ tid, inode: Number(m[1]) });
+    } catch (err) {
+      if (!isGone(err)) throw new Unreadable(`task ${tid} ns/net: ${code(err)}`);
+    }
   }
   return out;
 }
 
-/** The numeric entries of /proc: one per process (threads are not listed). */
-function listPids(procDir: string): string[] {
+/** A thread's state letter; Z for a zombie leader whose fd table is gone. */
+function threadState(dir: string, tid: string): string {
   try {
-    return readdirSync(procDir).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);
+    const stat = readFileSync(`${dir}/task/${tid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
   } catch {
-    return [];
+    return 'X';
   }
 }
 
-/** One process's entry; null when it is gone or has no readable network namespace (kernel threads, races). */
+/**
+ * One process's entry; null when it is gone (or a zombie with nothing left). A process we may not read is
+ * returned with `unreadable` set, never dropped: "could not look" is not "nothing there".
+ */
 export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry | null {
   const dir = `${procDir}/${pid}`;
-  let netnsInode: number | null = null;
+  const comm = readComm(dir);
+  const entry: ProcessEntry = { pid, comm, netnsInodes: [], tunFds: [], netnsFds: [], openTunFds: [] };
   try {
-    const m = NET_LINK.exec(readlinkSync(`${dir}/ns/net`));
-    if (m) netnsInode = Number(m[1]);
+    const threads = readThreads(dir);
+    if (threads.length === 0) return null;
+    const inodes = [...new Set(threads.map((t) => t.inode))];
+    entry.netnsInodes = inodes;
+    // threads share one fd table almost always; read it from a live thread, and again where a thread's namespace differs
+    const readers = inodes.map((ino) => {
+      const candidates = threads.filter((t) => t.inode === ino);
+      return (threads.length > 1 ? candidates.find((t) => threadState(dir, t.tid) !== 'Z') : undefined) ?? candidates[0]!;
+    });
+    const seen = new Set<string>();
+    for (const t of readers) {
+      const fdDir = threads.length === 1 ? `${dir}/fd` : `${dir}/task/${t.tid}/fd`;
+      const infoDir = threads.length === 1 ? `${dir}/fdinfo` : `${dir}/task/${t.tid}/fdinfo`;
+      readFds(entry, fdDir, infoDir, seen);
+    }
+  } catch (err) {
+    if (err instanceof Unreadable) entry.unreadable = err.message;
+    else if (isGone(err)) return null;
+    else entry.unreadable = `${code(err)}`;
+  }
+  if (entry.unreadable) {
+    if (!entry.comm) entry.comm = '?';
+    entry.netDevices = readNetDevices(dir);
+  }
+  return entry;
+}
+
+/** Interface names in /proc/PID/net/dev (the process's network namespace), null if unreadable. */
+export function readNetDevices(dir: string): string[] | null {
+  try {
+    return parseNetDev(readFileSync(`${dir}/net/dev`, 'utf8'));
   } catch {
     return null;
   }
-  const entry: ProcessEntry = { pid, comm: '', netnsInode, tunFds: [], netnsFds: [], openTunFds: [] };
-  let fds: string[] = [];
+}
+
+export function parseNetDev(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n').slice(2)) {
+    const i = line.indexOf(':');
+    if (i > 0) out.push(line.slice(0, i).trim());
+  }
+  return out.sort();
+}
+
+function readFds(entry: ProcessEntry, fdDir: string, infoDir: string, seen: Set<string>): void {
+  let fds: string[];
   try {
-    fds = readdirSync(`${dir}/fd`);
-  } catch {
-    /* exited meanwhile or not readable */
+    fds = readdirSync(fdDir);
+  } catch (err) {
+    if (isGone(err)) return;
+    throw new Unreadable(`fd table: ${code(err)}`);
   }
   for (const fd of fds) {
     let target: string;
     try {
-      target = readlinkSync(`${dir}/fd/${fd}`);
-    } catch {
-      continue;
+      target = readlinkSync(`${fdDir}/${fd}`);
+    } catch (err) {
+      if (isGone(err)) continue;
+      throw new Unreadable(`fd ${fd}: ${code(err)}`);
     }
+    const key = `${fd}:${target}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (target === '/dev/net/tun') {
       try {
-        const iff = parseIff(readFileSync(`${dir}/fdinfo/${fd}`, 'utf8'));
+        const iff = parseIff(readFileSync(`${infoDir}/${fd}`, 'utf8'));
         if (iff) entry.tunFds.push({ fd: Number(fd), iff });
         else entry.openTunFds.push(Number(fd));
-      } catch {
-        /* fd closed meanwhile */
+      } catch (err) {
+        if (!isGone(err)) throw new Unreadable(`fdinfo ${fd}: ${code(err)}`);
       }
     } else if (target.startsWith('net:[')) {
       const m = NET_LINK.exec(target);
       if (m) entry.netnsFds.push(Number(m[1]));
+    } else if (target.startsWith('/') && !target.startsWith('/dev/') && !target.startsWith('/proc/')) {
+      // an fd opened on /run/netns/NAME (or another bind mount) reads back as that path: stat tells a namespace
+      try {
+        const st = statSync(`${fdDir}/${fd}`);
+        if (st.dev === nsfsDev()) entry.netnsFds.push(st.ino);
+      } catch (err) {
+        if (!isGone(err)) throw new Unreadable(`fd ${fd} stat: ${code(err)}`);
+      }
     }
   }
-  entry.comm = readComm(dir);
-  return entry;
 }
 
 /** comm is cut by the kernel to 15 bytes: compare the configured name the same way. */
 export function commMatches(comm: string, wanted: string): boolean {
   return comm === wanted.slice(0, 15);
+}
+
+/** Orchestrator processes: comm is world-readable, so this works even where ns/net is not. */
+export function findByComm(procDir: string, wanted: string, pids?: string[]): ProcessRef[] {
+  const out: ProcessRef[] = [];
+  let list: string[];
+  try {
+    list = pids ?? listPids(procDir);
+  } catch {
+    return out;
+  }
+  for (const pid of list) {
+    const comm = readComm(`${procDir}/${pid}`);
+    if (commMatches(comm, wanted)) out.push({ pid: Number(pid), comm });
+  }
+  return out;
 }
 
 export function isAlive(pid: number): boolean {
@@ -112,7 +251,13 @@ export function isAlive(pid: number): boolean {
 export function findTapHolders(netnsInode: number, iface: string, procDir = '/proc'): { pid: number; comm: string; fd: number }[] {
   const out: { pid: number; comm: string; fd: number }[] = [];
   const want = `net:[${netnsInode}]`;
-  for (const name of listPids(procDir)) {
+  let pids: string[];
+  try {
+    pids = listPids(procDir);
+  } catch {
+    return out;
+  }
+  for (const name of pids) {
     try {
       if (readlinkSync(`${procDir}/${name}/ns/net`) !== want) continue;
     } catch {

@@ -54,8 +54,8 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
     execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
     execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
   ]);
-  const procs = readProcessTable();
-  const inside = procs.filter((p) => p.netnsInode === st.ino);
+  const procs = readProcessTable().processes;
+  const inside = procs.filter((p) => p.netnsInodes.includes(st.ino));
   const links = addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : [];
   const addrRows = addrs.exitCode === 0 ? (JSON.parse(addrs.stdout || '[]') as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) : [];
   const link = links.find((l) => l.name === tapName);
@@ -82,7 +82,7 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
     ageSeconds: Math.floor((Date.now() - st.ctimeMs) / 1000),
     processes,
     mounts: namespaceMounts(st.ino).filter((m) => m !== path && m !== `/var${path}`),
-    fdHolders: procs.filter((p) => p.netnsInode !== st.ino && p.netnsFds.includes(st.ino)).map((p) => ({ pid: p.pid, comm: p.comm })),
+    fdHolders: procs.filter((p) => !p.netnsInodes.includes(st.ino) && p.netnsFds.includes(st.ino)).map((p) => ({ pid: p.pid, comm: p.comm })),
     tap,
     vmm: vmmPid !== undefined ? readProcessDetails(vmmPid) : null,
     interfaces: links.map((l) => ({ name: l.name, flags: l.flags, addresses: (addrRows.find((r) => r.ifname === l.name)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) })),

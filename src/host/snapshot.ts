@@ -1,10 +1,11 @@
 import type { HostConfig } from '../config/host-config.js';
 import { readMaxNetNamespaces } from './kernel-limits.js';
 import { LinkReader, readLinksByName } from './links.js';
-import { readNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
-import { commMatches, readProcessTable, type ProcessEntry } from './proc-table.js';
+import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
+import { commMatches, readProcessTable, type ProcessEntry, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
-import type { HostFacts, LinkFacts, NamespaceFacts } from './types.js';
+import type { HostFacts, LinkFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
+import { readSelfFacts } from './visibility.js';
 
 export interface SnapshotOptions {
   /** reuse a long-lived reader (the gate); otherwise one is opened and closed */
@@ -14,13 +15,14 @@ export interface SnapshotOptions {
 
 /** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
 export function joinProcesses(
-  ns: { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean },
+  ns: { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean },
   procs: ProcessEntry[],
+  selfPid = -1,
 ): NamespaceFacts {
   const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
   for (const p of procs) {
-    if (p.netnsInode !== ns.inode) {
-      if (p.netnsFds.includes(ns.inode)) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
+    if (!p.netnsInodes.includes(ns.inode)) {
+      if (p.netnsFds.includes(ns.inode) && p.pid !== selfPid) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
       continue;
     }
     facts.processes.push({ pid: p.pid, comm: p.comm });
@@ -29,14 +31,27 @@ export function joinProcesses(
   return facts;
 }
 
+/** What the process table and /run/netns listing tell about vmgate's view of the host. */
+export function visibilityOf(table: ProcessTable, netnsDirError?: string): VisibilityFacts {
+  const self = readSelfFacts();
+  const errors = [table.error, netnsDirError].filter((e): e is string => e !== undefined);
+  const unreadable = table.processes.filter((p) => p.unreadable !== undefined).map((p) => ({ pid: p.pid, comm: p.comm, what: p.unreadable!, netDevices: p.netDevices ?? null }));
+  return { ...self, unreadable, errors };
+}
+
+export function orchestratorsIn(table: ProcessTable, comm: string): ProcessRef[] {
+  return table.processes.filter((p) => commMatches(p.comm, comm)).map((p) => ({ pid: p.pid, comm: p.comm }));
+}
+
 export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {}): Promise<HostFacts> {
-  const named = readNamedNamespaces(opts.netnsDir ?? NETNS_DIR);
+  const listing = listNamedNamespaces(opts.netnsDir ?? NETNS_DIR);
+  const named = listing.namespaces;
   const nsids = named.length > 0 ? await readNsids() : new Map<string, number | null>();
-  const procs = readProcessTable();
+  const table = readProcessTable();
   const namespaces = named.map((n) =>
-    joinProcesses({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) }, procs),
+    joinProcesses({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) }, table.processes),
   );
-  await readOwnedLinks(namespaces.filter((n) => n.owned), opts.reader);
+  await readOwnedLinks(namespaces.filter((n) => n.owned && n.nsfs), opts.reader);
   const kernelLimit = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
   return {
     takenAtMs: Date.now(),
@@ -44,11 +59,12 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     maxNamespaces: config.maxNamespaces ?? kernelLimit,
     maxNamespacesSource: config.maxNamespaces !== null ? 'flag' : kernelLimit !== null ? 'kernel' : 'unknown',
     namespaces,
-    orchestrators: procs.filter((p) => commMatches(p.comm, config.orchestratorComm)).map((p) => ({ pid: p.pid, comm: p.comm })),
+    orchestrators: orchestratorsIn(table, config.orchestratorComm),
+    visibility: visibilityOf(table, listing.error),
   };
 }
 
-async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {
+export async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {
   const withId = owned.filter((n) => n.nsid !== null);
   if (withId.length > 0) {
     const reader = shared ?? new LinkReader(Math.min(4, withId.length));

@@ -27,7 +27,9 @@ export interface NamespaceFacts {
   nsid: number | null;
   createdAtMs: number;
   owned: boolean;
-  /** processes whose network namespace this is */
+  /** the name is an nsfs mount in vmgate's mount namespace; false: a plain file (unpropagated mount) or unreadable */
+  nsfs: boolean;
+  /** processes whose network namespace this is (any of their threads) */
   processes: ProcessRef[];
   /** processes holding an open fd on the namespace itself (these keep it alive too) */
   fdHolders: ProcessRef[];
@@ -49,6 +51,17 @@ export interface TunDeviceFacts {
   statError: string | null;
 }
 
+/** Whether vmgate could see everything it needs to call a slot unused. */
+export interface VisibilityFacts {
+  /** vmgate's own PID namespace inode (the host's is 4026531836); null if unreadable */
+  pidNamespaceInode: number | null;
+  capSysPtrace: boolean | null;
+  /** processes whose namespace or fds could not be read: any slot may be theirs */
+  unreadable: { pid: number; comm: string; what: string; netDevices: string[] | null }[];
+  /** /proc or /run/netns could not be listed */
+  errors: string[];
+}
+
 export interface HostFacts {
   takenAtMs: number;
   tun: TunDeviceFacts;
@@ -57,4 +70,5 @@ export interface HostFacts {
   maxNamespacesSource: 'flag' | 'kernel' | 'unknown';
   namespaces: NamespaceFacts[];
   orchestrators: ProcessRef[];
+  visibility: VisibilityFacts;
 }

@@ -21,6 +21,7 @@ export function inventoryJson(view: SlotsView) {
         holders: t.holders.map(({ pid, comm }) => ({ pid, comm })),
       })),
       ...(s.linkError !== undefined ? { error: s.linkError } : {}),
+      ...(s.unknownReason !== undefined ? { unknownReason: s.unknownReason } : {}),
     })),
   };
 }

@@ -27,6 +27,7 @@ export function ns(name: string, over: Partial<NamespaceFacts> = {}): NamespaceF
     nsid: 1,
     createdAtMs: NOW - 3_600_000,
     owned: config.netnsPattern.test(name),
+    nsfs: true,
     processes: [],
     fdHolders: [],
     links: [tap()],
@@ -43,6 +44,7 @@ export function facts(namespaces: NamespaceFacts[], over: Partial<HostFacts> = {
     maxNamespacesSource: 'kernel',
     namespaces,
     orchestrators: [],
+    visibility: { pidNamespaceInode: 4026531836, capSysPtrace: true, unreadable: [], errors: [] },
     ...over,
   };
 }

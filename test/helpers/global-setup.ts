@@ -5,7 +5,7 @@ import { removeNamespaces, IS_ROOT } from './host.js';
 export async function setup(): Promise<() => Promise<void>> {
   const sweep = async () => {
     if (!IS_ROOT) return;
-    await execa('pkill', ['-f', 'test/fixtures/(tap-holder|named-process).py'], { reject: false });
+    await execa('pkill', ['-f', 'test/fixtures/(tap-holder|named-process|thread-holder).py'], { reject: false });
     await removeNamespaces('vgtest-');
   };
   await sweep();

@@ -36,6 +36,17 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** vmgate run under a wrapper that changes what it can see (setpriv, unshare): `prefix` comes before `node`. */
+export async function runCliVia(prefix: string[], args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const r = await execa(prefix[0]!, [...prefix.slice(1), 'node', CLI, ...args], {
+    reject: false,
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+    extendEnv: false,
+    timeout: 60_000,
+  });
+  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
 export function json<T = any>(r: CliResult): T {
   try {
     return JSON.parse(r.stdout) as T;
@@ -125,6 +136,21 @@ export class HostSandbox {
     if (opts.listen) args.push(`--listen=${opts.listen}`);
     const child = this.track(spawn('ip', args, { stdio: ['ignore', 'pipe', 'inherit'] }));
     await waitForLine(child, 'attached');
+    return child;
+  }
+
+  /** A VMM stand-in whose worker thread (not its main thread) entered the namespace and attached the tap. */
+  async threadHolder(ns: string, opts: { tap?: string; zombieLeader?: boolean } = {}): Promise<ChildProcess> {
+    const args = [`${FIXTURES}thread-holder.py`, ns, opts.tap ?? 'tap0', ...(opts.zombieLeader ? ['zombie'] : [])];
+    const child = this.track(spawn('python3', args, { stdio: ['ignore', 'pipe', 'inherit'] }));
+    await waitForLine(child, 'attached');
+    return child;
+  }
+
+  /** Any command, ended in afterAll; resolves once it printed `ready`. */
+  async command(cmd: string[], ready = 'ready'): Promise<ChildProcess> {
+    const child = this.track(spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }));
+    await waitForLine(child, ready);
     return child;
   }
 

@@ -22,8 +22,8 @@ describeHost('vmgate check on real slots', () => {
     expect(c.message).toContain('vmgate check --fix');
     // one log line per check, the failing one naming the namespace
     const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.check)).toEqual(['tun-device', 'netns-capacity', 'leftover-taps']);
-    expect(lines[2]).toMatchObject({ level: 50, check: 'leftover-taps', status: 'fail', netns: ns });
+    expect(lines.map((l) => l.check)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps']);
+    expect(lines[3]).toMatchObject({ level: 50, check: 'leftover-taps', status: 'fail', netns: ns });
     await runCli(['cleanup', '--min-age', '0s', ...box.flags()]);
   });
 

@@ -70,7 +70,7 @@ describeHost('the release tarball', () => {
     await execa('tar', ['-C', dir, '-xzf', new URL(`../../${tarball}`, import.meta.url).pathname]);
     const r = await execa('node', [join(dir, 'vmgate/dist/src/cli/bin.js'), 'check', '--json', '--netns-pattern', '^vgtest-none$'], { reject: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false, cwd: dir });
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout).checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'leftover-taps']);
+    expect(JSON.parse(r.stdout).checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps']);
     await execa('rm', ['-rf', dir]);
   });
 });
