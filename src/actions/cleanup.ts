@@ -9,7 +9,7 @@ import { readProcessTable } from '../host/proc-table.js';
 import { orchestratorsIn, takeSnapshot } from '../host/snapshot.js';
 import type { LinkFacts } from '../host/types.js';
 import type { Logger } from '../sinks/log.js';
-import { deleteNamespaces, SAFE_NETNS_NAME } from './delete-namespaces.js';
+import { NamespaceDeleter, SAFE_NETNS_NAME } from './delete-namespaces.js';
 import { killOrphans } from './kill-orphans.js';
 import type { FixedEntry } from './types.js';
 
@@ -31,7 +31,7 @@ export interface CleanupResult {
   fixed: FixedEntry[];
 }
 
-const DEFAULT_BATCH = 100;
+const DEFAULT_BATCH = 200;
 
 /**
  * The only code that deletes namespaces. Acts only on positive evidence: vmgate sees the whole host, no
@@ -61,18 +61,26 @@ export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Log
   }
   if (candidates.length === 0) return { fixed };
   if (opts.settleMs > 0) await sleep(opts.settleMs);
+  // taps once for all (reading links while namespaces are being torn down contends with the kernel's cleanup)
   const reader = new LinkReader(Math.min(4, candidates.length));
+  let links: Map<string, LinkFacts[] | Error>;
+  try {
+    links = await readTaps(candidates, reader);
+  } finally {
+    reader.close();
+  }
+  const deleter = new NamespaceDeleter();
   try {
     const size = opts.batchSize ?? DEFAULT_BATCH;
     for (let i = 0; i < candidates.length; i += size) {
       const batch = candidates.slice(i, i + size);
       await opts.beforeVerify?.(batch.map((s) => s.name));
-      const r = await verifyAndDelete(batch, config, reader, log);
+      const r = await verifyAndDelete(batch, config, links, deleter, log);
       fixed.push(...r.fixed);
       if (r.refused) return { refused: r.refused, fixed };
     }
   } finally {
-    reader.close();
+    deleter.close();
   }
   return { fixed };
 }
@@ -92,7 +100,13 @@ interface Held {
  * Holds an fd on each namespace first, so its inode cannot be reused by a new namespace while we look (inodes
  * are reused at once otherwise), then re-reads every process and the taps, then deletes what still has no user.
  */
-async function verifyAndDelete(batch: SlotView[], config: HostConfig, reader: LinkReader, log: Logger): Promise<CleanupResult> {
+async function verifyAndDelete(
+  batch: SlotView[],
+  config: HostConfig,
+  links: Map<string, LinkFacts[] | Error>,
+  deleter: NamespaceDeleter,
+  log: Logger,
+): Promise<CleanupResult> {
   const fixed: FixedEntry[] = [];
   const skip = (netns: string, reason: string) => {
     fixed.push({ netns, action: 'skipped', reason });
@@ -110,7 +124,6 @@ async function verifyAndDelete(batch: SlotView[], config: HostConfig, reader: Li
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
     if (orchestrators.length > 0) return { refused: refusal(orchestrators.map((p) => p.pid)), fixed };
-    const links = await readTaps(held, reader);
     const verified: Held[] = [];
     const now = Date.now();
     for (const h of held) {
@@ -118,7 +131,7 @@ async function verifyAndDelete(batch: SlotView[], config: HostConfig, reader: Li
       if (reason) skip(h.slot.name, reason);
       else verified.push(h);
     }
-    const results = await deleteNamespaces(verified.map((h) => h.slot.name));
+    const results = await deleter.delete(verified.map((h) => h.slot.name));
     for (const { slot: s } of verified) report(s, results.get(s.name) ?? null, config, fixed, log);
     return { fixed };
   } finally {
@@ -145,17 +158,17 @@ function hold(s: SlotView): Held | string {
   return { slot: s, fd, device: st.dev, inode: st.ino };
 }
 
-/** Each held slot's links as they are now (an Error where they could not be read). */
-async function readTaps(held: Held[], reader: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
+/** Each slot's links as they are now, after the settle (an Error where they could not be read). */
+async function readTaps(slots: SlotView[], reader: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
   const out = new Map<string, LinkFacts[] | Error>();
-  const withId = held.filter((h) => h.slot.nsid !== null);
-  const dumps = await reader.readMany(withId.map((h) => h.slot.nsid!));
-  for (const h of withId) out.set(h.slot.name, dumps.get(h.slot.nsid!) ?? new Error('no answer'));
-  for (const h of held.filter((x) => x.slot.nsid === null)) {
+  const withId = slots.filter((s) => s.nsid !== null);
+  const dumps = await reader.readMany(withId.map((s) => s.nsid!));
+  for (const s of withId) out.set(s.name, dumps.get(s.nsid!) ?? new Error('no answer'));
+  for (const s of slots.filter((x) => x.nsid === null)) {
     try {
-      out.set(h.slot.name, await readLinksByName(h.slot.name));
+      out.set(s.name, await readLinksByName(s.name));
     } catch (err) {
-      out.set(h.slot.name, err as Error);
+      out.set(s.name, err as Error);
     }
   }
   return out;

@@ -1,5 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { execa } from 'execa';
 import { NETNS_DIR } from '../host/named-namespaces.js';
 
 /** Names that ip's batch parser reads back as one word: anything else is never fed to it. */
@@ -24,20 +24,65 @@ export function attributeBatchErrors(stderr: string): Map<number, string> {
   return out;
 }
 
+const SENTINEL = 'link show dev lo';
+const SENTINEL_OUT = /^\d+: lo[:@]/gm;
+
 /**
- * Deletes namespaces with one `ip -force -batch -` (11 ms for 150 names, against 385 ms for 150 processes).
- * Returns, per name, null when it is gone or the error ip printed for exactly that name's line.
+ * One long-lived `ip -o -force -batch -`, fed a few `netns del` lines at a time: deleting in small verified
+ * batches keeps the single batch's speed without a process per batch (~20 ms each). After each batch a
+ * `link show dev lo` line is echoed on stdout: when it arrives, every line before it has run.
  */
-export async function deleteNamespaces(names: string[], dir = NETNS_DIR): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
-  if (names.length === 0) return out;
-  const input = names.map((n) => `netns del ${n}\n`).join('');
-  const r = await execa('ip', ['-force', '-batch', '-'], { input, reject: false, timeout: 60_000 });
-  const errors = attributeBatchErrors(r.stderr ?? '');
-  names.forEach((n, i) => {
-    const gone = !existsSync(`${dir}/${n}`);
-    const err = errors.get(i + 1) ?? (r.timedOut ? 'ip -batch timed out' : `still present after ip -batch (exit ${r.exitCode})`);
-    out.set(n, gone ? null : err);
-  });
-  return out;
+export class NamespaceDeleter {
+  private readonly child: ChildProcess;
+  private line = 0;
+  private stderr = '';
+  private sentinels = 0;
+  private wake: (() => void) | null = null;
+  private exited: string | null = null;
+
+  constructor(
+    private readonly dir = NETNS_DIR,
+    private readonly batchTimeoutMs = 30_000,
+  ) {
+    this.child = spawn('ip', ['-o', '-force', '-batch', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.sentinels += (d.match(SENTINEL_OUT) ?? []).length;
+      this.wake?.();
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.child.on('error', (err) => this.onExit(`ip could not run: ${err.message}`));
+    this.child.on('exit', (code, signal) => this.onExit(`ip -batch exited ${code ?? signal}`));
+    this.child.stdin!.on('error', () => undefined); // EPIPE after an exit is reported through onExit
+  }
+
+  private onExit(reason: string): void {
+    this.exited ??= reason;
+    this.wake?.();
+  }
+
+  /** Per name: null when it is gone, else the error ip printed for exactly that name's line. */
+  async delete(names: string[]): Promise<Map<string, string | null>> {
+    const out = new Map<string, string | null>();
+    if (names.length === 0) return out;
+    const first = this.line + 1;
+    const want = this.sentinels + 1;
+    if (!this.exited) this.child.stdin!.write(names.map((n) => `netns del ${n}\n`).join('') + `${SENTINEL}\n`);
+    this.line += names.length + 1;
+    const deadline = setTimeout(() => this.onExit(`ip -batch did not answer within ${this.batchTimeoutMs} ms`), this.batchTimeoutMs);
+    while (this.sentinels < want && !this.exited) await new Promise<void>((r) => (this.wake = r));
+    clearTimeout(deadline);
+    this.wake = null;
+    await new Promise((r) => setImmediate(r)); // stderr of the same lines may come one read later than stdout
+    const errors = attributeBatchErrors(this.stderr);
+    names.forEach((n, i) => {
+      const gone = !existsSync(`${this.dir}/${n}`);
+      out.set(n, gone ? null : (errors.get(first + i) ?? this.exited ?? 'still present after netns del'));
+    });
+    return out;
+  }
+
+  close(): void {
+    this.child.stdin!.end();
+    if (this.exited === null) setTimeout(() => this.child.kill('SIGKILL'), 5000).unref();
+  }
 }

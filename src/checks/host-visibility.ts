@@ -1,5 +1,5 @@
 import type { HostFacts } from '../host/types.js';
-import { INIT_PID_NS_INODE } from '../host/visibility.js';
+import { INIT_PID_NS_INODE, type SelfFacts } from '../host/visibility.js';
 import type { CheckResult } from './types.js';
 
 const HOW = "run vmgate in the host's PID namespace as root with CAP_SYS_PTRACE (Nomad: the raw_exec driver; docker/exec: pid_mode = \"host\" and cap_add = [\"SYS_PTRACE\"]) and mount /run/netns with rshared propagation";
@@ -51,4 +51,21 @@ export function checkHostVisibility(facts: HostFacts): CheckResult {
     };
   }
   return { id: 'host-visibility', status: 'pass', message: `vmgate sees the host: initial PID namespace, every process readable, every name in /run/netns a namespace mount`, details };
+}
+
+/**
+ * The gate's view: its answers come from netlink, not /proc, so only what breaks them fails. In its own PID
+ * namespace a `pid` parameter names another process (vmm-exited would be wrong): fail. Without CAP_SYS_PTRACE
+ * `holders` may miss processes, and names that are not namespace mounts get no events: warn.
+ */
+export function checkGateVisibility(self: SelfFacts, notNamespaces: string[]): CheckResult {
+  const details = { pidNamespace: self.pidNamespaceInode, capSysPtrace: self.capSysPtrace, notNamespaces: notNamespaces.slice(0, 20) };
+  if (self.pidNamespaceInode !== INIT_PID_NS_INODE) {
+    return { id: 'host-visibility', status: 'fail', message: `vmgate runs in its own PID namespace: a slot wait's pid would name another process: ${HOW}`, details };
+  }
+  const warnings: string[] = [];
+  if (self.capSysPtrace === false) warnings.push("vmgate lacks CAP_SYS_PTRACE: 'holders' may miss other users' processes");
+  if (notNamespaces.length > 0) warnings.push(`${notNamespaces.length} names in /run/netns are not namespace mounts here (${notNamespaces.slice(0, 3).join(', ')}): their links cannot be followed`);
+  if (warnings.length > 0) return { id: 'host-visibility', status: 'warn', message: `${warnings.join('; ')}: ${HOW}`, details };
+  return { id: 'host-visibility', status: 'pass', message: 'vmgate runs in the initial PID namespace with CAP_SYS_PTRACE; every name in /run/netns is a namespace mount', details };
 }

@@ -1,3 +1,4 @@
+import { checkGateVisibility } from '../checks/host-visibility.js';
 import { checkNetnsCapacity } from '../checks/netns-capacity.js';
 import { checkTunDevice } from '../checks/tun-device.js';
 import type { CheckResult } from '../checks/types.js';
@@ -5,6 +6,7 @@ import type { HostConfig } from '../config/host-config.js';
 import { readMaxNetNamespaces } from '../host/kernel-limits.js';
 import { readNamedNamespaces, NETNS_DIR } from '../host/named-namespaces.js';
 import { readTunDevice } from '../host/tun-device.js';
+import { readSelfFacts } from '../host/visibility.js';
 
 export interface HostVerdict {
   ready: boolean;
@@ -23,12 +25,14 @@ export interface WatcherHealth {
 
 /** The host gate: tun device usable, namespace capacity below the limit, link watcher healthy. Leftovers are not its business. */
 export function evaluateHost(config: HostConfig, ownedCount: number, watcher: WatcherHealth, netnsDir = NETNS_DIR): HostVerdict {
-  const total = readNamedNamespaces(netnsDir).length;
+  const named = readNamedNamespaces(netnsDir);
+  const total = named.length;
   const kernel = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
   const checks: CheckResult[] = [
     checkTunDevice(readTunDevice(config.tunPath)),
     checkNetnsCapacity({ total, owned: ownedCount, limit: config.maxNamespaces ?? kernel, limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown' }, config),
     { id: 'link-watcher', status: watcher.healthy ? 'pass' : 'fail', message: watcher.message, details: {} },
+    checkGateVisibility(readSelfFacts(), named.filter((n) => !n.nsfs).map((n) => n.name)),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
 }
