@@ -1,5 +1,6 @@
 # The orchestrator host's job: vmgate checks the host before the orchestrator starts, then gates every VM it creates.
-# Deploy: nomad job run -var vmgate_sha256=<sha256 of the tarball> nomad/orchestrator.nomad.hcl
+# Validate: nomad job validate -var vmgate_sha256=<sha256> nomad/orchestrator.nomad.hcl (it fails without the -var)
+# Deploy:   nomad job plan / run -var vmgate_sha256=<sha256 of the tarball> nomad/orchestrator.nomad.hcl
 
 variable "vmgate_url" {
   description = "Where the vmgate release tarball (npm run pack) is served from"
@@ -22,7 +23,7 @@ job "orchestrator" {
   type = "system"
 
   group "orchestrator" {
-    # a failing preflight is retried a few times, then the allocation fails: the orchestrator never starts on a broken host
+    # the gate sidecar and the orchestrator: a crash is retried a few times, then the allocation fails
     restart {
       attempts = 3
       interval = "10m"
@@ -57,6 +58,16 @@ job "orchestrator" {
       lifecycle {
         hook    = "prestart"
         sidecar = false
+      }
+
+      # A broken host keeps retrying inside this allocation while the orchestrator waits, instead of failing it:
+      # a system job's failed allocation is not rescheduled, and each replacement would run --fix again (churn).
+      # 3 tries 1 minute apart, then (mode = "delay") a pause until 15 minutes have passed since the first, forever.
+      restart {
+        attempts = 3
+        interval = "15m"
+        delay    = "1m"
+        mode     = "delay"
       }
 
       driver = "raw_exec"

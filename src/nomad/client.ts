@@ -89,7 +89,8 @@ export class NomadClient {
     return this.call('POST', '/v1/client/metadata', { Meta: meta });
   }
 
-  getNodeMeta(): Promise<{ Meta: Record<string, string>; Dynamic: Record<string, string>; Static: Record<string, string> }> {
+  /** Dynamic holds what was written through the API; a key unset there shows as null until the client forgets it. */
+  getNodeMeta(): Promise<{ Meta: Record<string, string>; Dynamic: Record<string, string | null>; Static: Record<string, string> }> {
     return this.call('GET', '/v1/client/metadata');
   }
 

@@ -1,58 +1,60 @@
-import { NomadClient, type NomadClientOptions } from '../nomad/client.js';
+import { NomadClient, NomadError, type NomadClientOptions } from '../nomad/client.js';
 import { resolveNomadTarget } from '../nomad/target.js';
 import type { Logger } from './log.js';
 
-export interface PublishedVerdict {
-  ready: boolean;
-  /** failing check ids */
-  failing: string[];
-  checkedAt: string;
+/** Which keys a writer owns: the gate and the preflight check never write each other's. */
+export interface MetaKeys {
+  verdict: string;
+  reason: string;
 }
 
-export const META_KEYS = ['vmgate_ready', 'vmgate_reason', 'vmgate_checked_at'] as const;
+/** `serve --nomad-meta`: vmgate_ready "true"/"false", vmgate_reason = failing host-gate checks. */
+export const GATE_KEYS: MetaKeys = { verdict: 'vmgate_ready', reason: 'vmgate_reason' };
+/** `check --nomad-meta`: vmgate_preflight "pass"/"fail", vmgate_preflight_reason = failing checks. */
+export const PREFLIGHT_KEYS: MetaKeys = { verdict: 'vmgate_preflight', reason: 'vmgate_preflight_reason' };
+/** Written by earlier versions on every run (each write made Nomad evaluate every system job): removed on sight. */
+const RETIRED_KEYS = ['vmgate_checked_at'];
 
 /**
- * Publishes the host verdict as Nomad node metadata, only when it changes. Nomad being down, slow or refusing is
- * logged once per kind of failure and never reaches the caller: calls queue, the newest verdict wins.
+ * Publishes a verdict as Nomad dynamic node metadata, only when it differs from what the node has: every change of
+ * Node.Meta makes the servers evaluate every system job on the node, so an unchanged verdict is never written.
+ * Nomad being down, slow or refusing is logged once per kind of failure and never reaches the caller.
  */
 export class NodeMetaPublisher {
-  private lastKey: string | null = null;
+  /** what this process last wrote or read back, key -> value; null until the node's metadata was read once */
+  private known: Record<string, string | null> | null = null;
   private lastProblem: string | null = null;
   private chain: Promise<void> = Promise.resolve();
+  /** how many POSTs reached Nomad (tests and logs) */
+  writes = 0;
 
   constructor(
     private readonly client: NomadClient,
     private readonly log: Logger,
+    private readonly keys: MetaKeys,
   ) {}
 
-  static fromEnv(log: Logger, opts?: NomadClientOptions, env: NodeJS.ProcessEnv = process.env): NodeMetaPublisher | null {
+  static fromEnv(log: Logger, keys: MetaKeys, opts?: NomadClientOptions, env: NodeJS.ProcessEnv = process.env): NodeMetaPublisher | null {
     try {
       const client = new NomadClient(resolveNomadTarget(env), opts);
       log.debug({ nomad: client.target.via }, `nomad node metadata via ${client.target.via} ${client.target.socketPath ?? client.target.origin}`);
-      return new NodeMetaPublisher(client, log);
+      return new NodeMetaPublisher(client, log, keys);
     } catch (err) {
       log.warn({ nomad: 'config' }, `nomad node metadata disabled: ${(err as Error).message}`);
       return null;
     }
   }
 
-  /** Queue a publish if ready or the failing set changed since the last one that reached Nomad. */
-  publish(v: PublishedVerdict): Promise<void> {
-    const key = `${v.ready}|${v.failing.join(',')}`;
-    this.chain = this.chain.then(async () => {
-      if (key === this.lastKey) return;
-      const ok = await this.send({ vmgate_ready: String(v.ready), vmgate_reason: v.failing.join(','), vmgate_checked_at: v.checkedAt });
-      if (ok) this.lastKey = key;
-    });
+  /** Queue a publish of the verdict word and the failing ids; written only if the node has other values. */
+  publish(verdict: string, failing: string[]): Promise<void> {
+    const want: Record<string, string | null> = { [this.keys.verdict]: verdict, [this.keys.reason]: failing.join(',') };
+    this.chain = this.chain.then(() => this.write(want));
     return this.chain;
   }
 
-  /** On clean shutdown: remove the keys, so a stopped gate does not leave a stale "true" behind. */
+  /** On clean shutdown: remove only this writer's keys, so a stopped gate does not leave a stale "true" behind. */
   unset(): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      await this.send(Object.fromEntries(META_KEYS.map((k) => [k, null])));
-      this.lastKey = null;
-    });
+    this.chain = this.chain.then(() => this.write({ [this.keys.verdict]: null, [this.keys.reason]: null }));
     return this.chain;
   }
 
@@ -60,20 +62,36 @@ export class NodeMetaPublisher {
     return this.chain.then(() => this.client.close());
   }
 
-  private async send(meta: Record<string, string | null>): Promise<boolean> {
+  private async write(want: Record<string, string | null>): Promise<void> {
+    if (this.known === null) {
+      try {
+        const current = await this.client.getNodeMeta();
+        this.known = { ...(current.Dynamic ?? {}) };
+      } catch (err) {
+        this.problem(err); // could not read: write anyway, it is what we would do if it differed
+      }
+    }
+    const retire = Object.fromEntries(RETIRED_KEYS.filter((k) => this.known?.[k] != null).map((k) => [k, null]));
+    const changed = Object.entries(want).filter(([k, v]) => (this.known?.[k] ?? null) !== v);
+    if (changed.length === 0 && Object.keys(retire).length === 0) return;
+    const meta = { ...Object.fromEntries(changed), ...retire };
     try {
       await this.client.setNodeMeta(meta);
+      this.writes += 1;
+      this.known = { ...(this.known ?? {}), ...meta };
       if (this.lastProblem !== null) this.log.info({ nomad: 'ok' }, 'nomad node metadata: publishing works again');
       this.lastProblem = null;
-      return true;
     } catch (err) {
-      const e = err as Error & { status?: number };
-      const kind = e.status ? `HTTP ${e.status}` : e.message.replace(/^nomad \S+ \S+: /, '').split(':')[0]!;
-      if (kind !== this.lastProblem) {
-        this.log.warn({ nomad: 'error', status: e.status ?? 0 }, `nomad node metadata not published (the gate goes on): ${e.message}`);
-        this.lastProblem = kind;
-      }
-      return false;
+      this.known = null; // unknown again: read before the next write
+      this.problem(err);
     }
+  }
+
+  private problem(err: unknown): void {
+    const status = err instanceof NomadError ? err.status : 0;
+    const kind = err instanceof NomadError ? (status ? `HTTP ${status}` : err.body.split(':')[0]!) : String(err);
+    if (kind === this.lastProblem) return;
+    this.log.warn({ nomad: 'error', status }, `nomad node metadata not published (vmgate goes on): ${(err as Error).message}`);
+    this.lastProblem = kind;
   }
 }

@@ -32,3 +32,25 @@ export async function fakeNomad(behaviour: Behaviour, listen: { path: string } |
 }
 
 export const OK: Behaviour = (req) => ({ status: 200, body: req.method === 'GET' ? '{"Meta":{},"Dynamic":{},"Static":{}}' : '{"Meta":{}}' });
+
+/**
+ * A stateful Task API stand-in for /v1/client/metadata, as Nomad's client endpoint behaves: POST merges the
+ * given keys into the dynamic metadata (null unsets a key and is kept as null in Dynamic), GET returns
+ * {Meta, Dynamic, Static}. `posts` lists every POST body's Meta.
+ */
+export async function statefulNomad(listen: { path: string } | { port: 0 }, deny: () => number = () => 0) {
+  const dynamic: Record<string, string | null> = {};
+  const posts: Record<string, string | null>[] = [];
+  const n = await fakeNomad((req) => {
+    const status = deny();
+    if (status) return { status, body: 'Permission denied' };
+    if (req.method === 'POST') {
+      const meta = (JSON.parse(req.body) as { Meta: Record<string, string | null> }).Meta;
+      posts.push(meta);
+      Object.assign(dynamic, meta);
+    }
+    const current = Object.fromEntries(Object.entries(dynamic).filter(([, v]) => v !== null));
+    return { status: 200, body: JSON.stringify({ Meta: current, Dynamic: dynamic, Static: {} }) };
+  }, listen);
+  return { ...n, dynamic, posts };
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
-import { fakeNomad, OK } from '../helpers/fake-nomad.js';
+import { fakeNomad, OK, statefulNomad } from '../helpers/fake-nomad.js';
 import { get, startServe } from '../helpers/serve.js';
 
 describeHost('Nomad node metadata from the real gate and check', () => {
@@ -18,11 +18,12 @@ describeHost('Nomad node metadata from the real gate and check', () => {
     process.env.NOMAD_TOKEN = 'wi';
     try {
       const s = await startServe(box, '--nomad-meta');
-      for (let i = 0; i < 40 && n.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-      expect(JSON.parse(n.seen[0]!.body).Meta).toMatchObject({ vmgate_ready: 'true', vmgate_reason: '' });
+      const posts = () => n.seen.filter((x) => x.method === 'POST');
+      for (let i = 0; i < 40 && posts().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(JSON.parse(posts()[0]!.body).Meta).toMatchObject({ vmgate_ready: 'true', vmgate_reason: '' });
       expect(n.seen[0]!.headers.authorization).toBe('Bearer wi');
       expect(await s.stop()).toBe(0);
-      expect(JSON.parse(n.seen.at(-1)!.body).Meta).toEqual({ vmgate_ready: null, vmgate_reason: null, vmgate_checked_at: null });
+      expect(JSON.parse(n.seen.at(-1)!.body).Meta).toEqual({ vmgate_ready: null, vmgate_reason: null });
     } finally {
       delete process.env.NOMAD_SECRETS_DIR;
       delete process.env.NOMAD_TOKEN;
@@ -54,11 +55,50 @@ describeHost('Nomad node metadata from the real gate and check', () => {
     afterAll(n.close);
     let r = await runCli(['check', '--fix', '--nomad-meta', '--json', ...box.flags()], { NOMAD_ADDR: n.addr });
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(n.seen[0]!.body).Meta).toMatchObject({ vmgate_ready: 'true' });
+    expect(JSON.parse(n.seen.find((x) => x.method === 'POST')!.body).Meta).toMatchObject({ vmgate_preflight: 'pass' });
     status = 403;
     r = await runCli(['check', '--fix', '--nomad-meta', '--json', ...box.flags()], { NOMAD_ADDR: n.addr });
     expect([r.exitCode, json(r).ok]).toEqual([0, true]);
     expect(r.stderr).toContain('HTTP 403: Permission denied');
+  });
+});
+
+describeHost('preflight and gate verdicts on a stateful Task API stand-in (unix socket)', () => {
+  const box = new HostSandbox();
+
+  it('a failing preflight publishes fail once; the gate leaves it in place; a passing preflight flips it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vgsecrets-'));
+    const n = await statefulNomad({ path: join(dir, 'api.sock') });
+    afterAll(n.close);
+    const env = { NOMAD_SECRETS_DIR: dir, NOMAD_TOKEN: 'wi' };
+    await box.slot('pf1');
+    const checkArgs = ['check', '--nomad-meta', '--json', '--min-age', '0s', ...box.flags()];
+    let r = await runCli(checkArgs, env);
+    expect(r.exitCode).toBe(1);
+    expect(n.dynamic).toMatchObject({ vmgate_preflight: 'fail', vmgate_preflight_reason: 'leftover-taps' });
+    expect(n.posts).toHaveLength(1);
+    // the same verdict again: read, compared, nothing written (no Node.Meta change, no evaluation, no new allocation)
+    r = await runCli(checkArgs, env);
+    expect(r.exitCode).toBe(1);
+    expect(n.posts).toHaveLength(1);
+
+    process.env.NOMAD_SECRETS_DIR = dir;
+    process.env.NOMAD_TOKEN = 'wi';
+    try {
+      const s = await startServe(box, '--nomad-meta');
+      for (let i = 0; i < 60 && n.dynamic.vmgate_ready === undefined; i++) await new Promise((res) => setTimeout(res, 50));
+      expect(n.dynamic).toMatchObject({ vmgate_ready: 'true', vmgate_reason: '', vmgate_preflight: 'fail' });
+      expect(await s.stop()).toBe(0);
+    } finally {
+      delete process.env.NOMAD_SECRETS_DIR;
+      delete process.env.NOMAD_TOKEN;
+    }
+    expect(n.dynamic).toMatchObject({ vmgate_ready: null, vmgate_reason: null, vmgate_preflight: 'fail', vmgate_preflight_reason: 'leftover-taps' });
+
+    r = await runCli(['check', '--fix', '--nomad-meta', '--json', '--min-age', '0s', ...box.flags()], env);
+    expect(r.exitCode).toBe(0);
+    expect(n.dynamic).toMatchObject({ vmgate_preflight: 'pass', vmgate_preflight_reason: '' });
+    expect(n.posts.every((p) => !Object.keys(p).some((k) => k === 'vmgate_checked_at'))).toBe(true);
   });
 });
 

@@ -5,8 +5,8 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NomadClient, NomadError } from '../../src/nomad/client.js';
 import { resolveNomadTarget } from '../../src/nomad/target.js';
-import { NodeMetaPublisher } from '../../src/sinks/nomad-meta.js';
-import { fakeNomad, OK } from '../helpers/fake-nomad.js';
+import { GATE_KEYS, NodeMetaPublisher, PREFLIGHT_KEYS } from '../../src/sinks/nomad-meta.js';
+import { fakeNomad, OK, statefulNomad } from '../helpers/fake-nomad.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,24 +89,41 @@ describe('the client against a local Nomad', () => {
 });
 
 describe('node metadata publisher', () => {
-  it('publishes only on change, unsets on shutdown, logs a failure once', async () => {
-    let fail = false;
-    const n = await serve((r) => (fail ? { status: 403, body: 'Permission denied' } : OK(r) as any), { port: 0 });
+  it('writes only what differs from the node, only its own keys, unsets only its own, logs a failure once', async () => {
+    let deny = 0;
+    const n = await statefulNomad({ port: 0 }, () => deny);
+    n.dynamic.vmgate_preflight = 'fail';
+    n.dynamic.vmgate_checked_at = '2026-11-27T00:00:00Z';
     const lines: any[] = [];
     const log = pino({ level: 'debug' }, { write: (s: string) => lines.push(JSON.parse(s)) });
-    const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), log);
-    await p.publish({ ready: true, failing: [], checkedAt: '2026-11-28T00:00:00Z' });
-    await p.publish({ ready: true, failing: [], checkedAt: '2026-11-28T00:00:10Z' });
-    expect(n.seen).toHaveLength(1);
-    expect(JSON.parse(n.seen[0]!.body)).toEqual({ Meta: { vmgate_ready: 'true', vmgate_reason: '', vmgate_checked_at: '2026-11-28T00:00:00Z' } });
-    fail = true;
-    await p.publish({ ready: false, failing: ['tun-device'], checkedAt: 't1' });
-    await p.publish({ ready: false, failing: ['tun-device'], checkedAt: 't2' });
+    const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), log, GATE_KEYS);
+    await p.publish('true', []);
+    await p.publish('true', []);
+    // the retired key from earlier versions goes with the first write; the preflight's keys are left alone
+    expect(n.posts).toEqual([{ vmgate_ready: 'true', vmgate_reason: '', vmgate_checked_at: null }]);
+    deny = 403;
+    await p.publish('false', ['tun-device']);
+    await p.publish('false', ['tun-device']);
     expect(lines.filter((l) => l.nomad === 'error')).toHaveLength(1);
-    fail = false;
-    await p.publish({ ready: false, failing: ['tun-device'], checkedAt: 't3' });
-    expect(JSON.parse(n.seen.at(-1)!.body).Meta).toEqual({ vmgate_ready: 'false', vmgate_reason: 'tun-device', vmgate_checked_at: 't3' });
+    deny = 0;
+    await p.publish('false', ['tun-device']);
+    expect(n.posts.at(-1)).toEqual({ vmgate_ready: 'false', vmgate_reason: 'tun-device' });
     await p.unset();
-    expect(JSON.parse(n.seen.at(-1)!.body)).toEqual({ Meta: { vmgate_ready: null, vmgate_reason: null, vmgate_checked_at: null } });
+    expect(n.posts.at(-1)).toEqual({ vmgate_ready: null, vmgate_reason: null });
+    expect(n.dynamic.vmgate_preflight).toBe('fail');
+    await n.close();
+  });
+
+  it('a new writer reads the node first and writes nothing when the values are already there', async () => {
+    const n = await statefulNomad({ port: 0 });
+    n.dynamic.vmgate_preflight = 'pass';
+    n.dynamic.vmgate_preflight_reason = '';
+    const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), pino({ level: 'silent' }), PREFLIGHT_KEYS);
+    await p.publish('pass', []);
+    expect(n.posts).toEqual([]);
+    expect(p.writes).toBe(0);
+    await p.publish('fail', ['tun-device']);
+    expect(n.posts).toEqual([{ vmgate_preflight: 'fail', vmgate_preflight_reason: 'tun-device' }]);
+    await n.close();
   });
 });

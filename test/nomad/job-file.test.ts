@@ -27,8 +27,9 @@ describe('the orchestrator job', () => {
     expect(Object.keys(group.task).sort()).toEqual(['orchestrator', 'vmgate', 'vmgate-preflight']);
     for (const t of ['orchestrator', 'vmgate', 'vmgate-preflight']) expect(task(t).driver).toBe('raw_exec');
   });
-  it('preflight is a prestart task that must exit 0; a failing check is retried, then fails the allocation', () => {
+  it('preflight is a prestart task that must exit 0; a failing check retries inside the allocation (no churn)', () => {
     expect(task('vmgate-preflight').lifecycle[0]).toEqual({ hook: 'prestart', sidecar: false });
+    expect(task('vmgate-preflight').restart[0]).toEqual({ attempts: 3, interval: '15m', delay: '1m', mode: 'delay' });
     expect(group.restart[0]).toMatchObject({ mode: 'fail' });
     expect(group.restart[0].attempts).toBeGreaterThan(0);
     expect(task('vmgate-preflight').config[0].args).toContain('--fix');

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanup } from '../../actions/cleanup.js';
-import { NodeMetaPublisher } from '../../sinks/nomad-meta.js';
+import { NodeMetaPublisher, PREFLIGHT_KEYS } from '../../sinks/nomad-meta.js';
 import type { FixedEntry } from '../../actions/types.js';
 import { allPassed, CHECK_IDS, runChecks } from '../../checks/run-checks.js';
 import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
@@ -35,7 +35,7 @@ export const checkCommand: Command = {
     ...HOST_OPTIONS,
     { name: 'fix', kind: 'boolean', help: 'delete leftover slot namespaces (re-verified first), then check again' },
     ...FIX_OPTIONS,
-    { name: 'nomad-meta', kind: 'boolean', help: 'publish the verdict as Nomad node metadata (never fails the check)' },
+    { name: 'nomad-meta', kind: 'boolean', help: 'publish the verdict as Nomad node metadata vmgate_preflight / vmgate_preflight_reason, only when it changes (never fails the check)' },
     { name: 'ignore', kind: 'string', default: '', help: `demote these checks' failures to warnings (${CHECK_IDS.join(', ')}, all)` },
     JSON_OPTION,
   ],
@@ -58,9 +58,9 @@ export const checkCommand: Command = {
     logCheckResults(log, results);
     const ok = allPassed(results);
     if (o['nomad-meta']) {
-      const meta = NodeMetaPublisher.fromEnv(log, { timeoutMs: 2000, retries: 1 });
+      const meta = NodeMetaPublisher.fromEnv(log, PREFLIGHT_KEYS, { timeoutMs: 2000, retries: 1 });
       const failing = results.filter((r) => r.status === 'fail').map((r) => r.id);
-      if (meta) await Promise.race([meta.publish({ ready: ok, failing, checkedAt: new Date().toISOString() }).then(() => meta.close()), sleep(5000)]);
+      if (meta) await Promise.race([meta.publish(ok ? 'pass' : 'fail', failing).then(() => meta.close()), sleep(5000)]);
     }
     if (o.json) print(JSON.stringify({ ok, checks: results, fixed, ...(refused ? { refused } : {}) }));
     else print(formatCheckReport(results, fixed, refused));

@@ -5,7 +5,7 @@ import { UsageError } from '../../config/usage-error.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Gate } from '../../gate/gate.js';
 import { failingIds, type HostVerdict } from '../../gate/host-verdict.js';
-import { NodeMetaPublisher } from '../../sinks/nomad-meta.js';
+import { GATE_KEYS, NodeMetaPublisher } from '../../sinks/nomad-meta.js';
 import { createGateServer } from '../../sinks/http/server.js';
 import { diagnoseRoute, logDiagnoses } from '../../sinks/diagnose-sink.js';
 import { logGate } from '../../sinks/gate-log.js';
@@ -30,7 +30,7 @@ export const SERVE_OPTIONS = [
   ...HOST_OPTIONS,
   { name: 'listen', kind: 'string' as const, default: '127.0.0.1:8431', help: 'address of the HTTP gate' },
   { name: 'max-waiters', kind: 'string' as const, default: '1024', help: 'slot waits in flight at most (more answer 503 too-many-waiters)' },
-  { name: 'nomad-meta', kind: 'boolean' as const, help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason, vmgate_checked_at)' },
+  { name: 'nomad-meta', kind: 'boolean' as const, help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason), only when it changes' },
   { name: 'recheck-interval', kind: 'string' as const, default: '10s', help: 'how often the tun device and kernel limit are re-read' },
 ];
 
@@ -46,10 +46,10 @@ export const serveCommand: Command = {
     const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
     logGate(gate, log);
     logDiagnoses(gate, log);
-    const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log) : null;
+    const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;
     if (meta) {
       gate.on('verdict', (v: HostVerdict) => {
-        if (v.reason !== 'starting') void meta.publish({ ready: v.ready, failing: failingIds(v), checkedAt: v.checkedAt });
+        if (v.reason !== 'starting') void meta.publish(String(v.ready), failingIds(v));
       });
     }
     const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate) });
@@ -61,7 +61,11 @@ export const serveCommand: Command = {
     const addr = server.address() as AddressInfo;
     log.info({ listen: `${addr.address}:${addr.port}` }, `vmgate gate listening on ${addr.address}:${addr.port}`);
     const stopped = new Promise<number>((resolve) => {
+      let stopping = false;
       const stop = (signal: string) => {
+        // a second signal (Nomad, a supervisor, an impatient operator) must not cut the shutdown short
+        if (stopping) return void log.info({ signal }, `${signal} again: already stopping`);
+        stopping = true;
         log.info({ signal }, `${signal}: answering waits in flight with shutting-down and stopping`);
         server.close();
         gate.stop();
@@ -70,8 +74,8 @@ export const serveCommand: Command = {
         const unset = meta ? Promise.race([meta.unset(), sleep(1000)]) : Promise.resolve();
         void unset.then(() => setTimeout(() => resolve(0), 50).unref());
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
     });
     await gate.start();
     return stopped;
