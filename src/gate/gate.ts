@@ -6,7 +6,7 @@ import { LinkReader } from '../host/links.js';
 import { watchNetnsDir } from '../host/netns-dir-watch.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import { LinkStore } from './link-store.js';
-import { SlotWaits } from './slot-waits.js';
+import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
 
 export interface GateOptions {
   /** which namespaces to follow (serve: the pattern; wait: one name) */
@@ -36,6 +36,8 @@ export class Gate extends EventEmitter {
   private watcherMessage = 'link watcher not started';
   verdict: HostVerdict = STARTING;
   restarts = 0;
+  private markEvaluated!: () => void;
+  private readonly firstEvaluation = new Promise<void>((r) => (this.markEvaluated = r));
 
   constructor(
     readonly config: HostConfig,
@@ -43,7 +45,12 @@ export class Gate extends EventEmitter {
   ) {
     super();
     this.store = new LinkStore(opts.owns, this.reader);
-    this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, hostReady: () => !opts.gateOnHost || this.verdict.ready });
+    const host: HostGateView = {
+      state: () => (this.verdict.reason === 'starting' ? 'starting' : this.verdict.ready ? 'ready' : 'not-ready'),
+      failing: () => describeFailing(this.verdict),
+      evaluated: () => this.firstEvaluation,
+    };
+    this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, host: opts.gateOnHost ? host : ALWAYS_READY });
     this.monitor.on('event', (ev) => this.store.apply(ev));
     this.monitor.on('exit', (reason: string) => this.onMonitorExit(reason));
     this.store.on('removed', () => this.scheduleEvaluate());
@@ -80,6 +87,7 @@ export class Gate extends EventEmitter {
     const before = this.verdict;
     const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage });
     this.verdict = now;
+    this.markEvaluated();
     if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
   }
 
@@ -140,4 +148,10 @@ export class Gate extends EventEmitter {
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.reader.close();
   }
+}
+
+/** The failing checks with their messages, for an error line: "netns-capacity: 96364 named namespaces reach ...". */
+export function describeFailing(v: HostVerdict): string {
+  const failing = v.checks.filter((c) => c.status === 'fail');
+  return failing.length === 0 ? 'no check has failed yet' : failing.map((c) => `${c.id}: ${c.message}`).join('; ');
 }

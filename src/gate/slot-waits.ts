@@ -6,6 +6,8 @@ import { findTapHolders, isAlive } from '../host/proc-table.js';
 import type { LinkStore } from './link-store.js';
 import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
 
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 interface Waiter {
   req: WaitRequest;
   started: number;
@@ -16,10 +18,22 @@ interface Waiter {
 
 const ADMIN_DOWN_SETTLE_MS = 50;
 
+/** What a slot wait needs of the host gate. */
+export interface HostGateView {
+  /** starting: the first evaluation has not finished; not-ready: it has, and a check fails */
+  state(): 'ready' | 'starting' | 'not-ready';
+  /** the failing checks, named, for host-not-ready's error */
+  failing(): string;
+  /** resolves when the first evaluation has finished */
+  evaluated(): Promise<void>;
+}
+
+export const ALWAYS_READY: HostGateView = { state: () => 'ready', failing: () => '', evaluated: () => Promise.resolve() };
+
 export interface SlotWaitsOptions {
   maxWaiters: number;
-  /** the host gate's verdict: a slot wait on a host that is not ready answers host-not-ready */
-  hostReady: () => boolean;
+  /** the host gate: a slot wait waits for its first evaluation, and on a host that is not ready answers host-not-ready */
+  host: HostGateView;
   /** how often the given pids are looked at (a vanished VMM answers within this) */
   pidPollMs?: number;
 }
@@ -32,6 +46,8 @@ export class SlotWaits extends EventEmitter {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private pidTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** waits still waiting for the first evaluation: released at shutdown */
+  private readonly startingWaits = new Set<() => void>();
 
   constructor(
     private readonly store: LinkStore,
@@ -52,7 +68,19 @@ export class SlotWaits extends EventEmitter {
   async wait(req: WaitRequest, signal?: AbortSignal): Promise<WaitAnswer | null> {
     const started = performance.now();
     if (this.closed) return this.answer(req, started, 'shutting-down');
-    if (!this.opts.hostReady()) return this.answer(req, started, 'host-not-ready');
+    const host = this.opts.host;
+    if (host.state() === 'starting') {
+      // starting is not "no": wait for the first evaluation within the request's own deadline
+      let release = () => {};
+      const shutdown = new Promise<boolean>((r) => (release = () => r(false)));
+      this.startingWaits.add(release);
+      const evaluated = await Promise.race([host.evaluated().then(() => true), delay(req.timeoutMs).then(() => false), shutdown]);
+      this.startingWaits.delete(release);
+      if (signal?.aborted) return null;
+      if (this.closed) return this.answer(req, started, 'shutting-down');
+      if (!evaluated) return this.answer(req, started, 'starting', `vmgate is starting: its first look at the host has not finished within ${req.timeoutMs}ms; retry shortly`);
+    }
+    if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
     // created a moment ago, before inotify told us: read it now rather than answer netns-not-found
     if (!this.store.get(req.netns) && existsSync(`${NETNS_DIR}/${req.netns}`)) await this.store.refresh();
     const now = this.judge(req);
@@ -74,7 +102,7 @@ export class SlotWaits extends EventEmitter {
       const w: Waiter = {
         req,
         started,
-        timer: setTimeout(() => w.finish('timeout'), req.timeoutMs),
+        timer: setTimeout(() => this.expire(w), Math.max(0, req.timeoutMs - (performance.now() - started))),
         finish: (reason, error) => done(this.answer(req, started, reason, error)),
       };
       set.add(w);
@@ -83,9 +111,20 @@ export class SlotWaits extends EventEmitter {
     });
   }
 
+  /**
+   * Time is up. A host that turned not-ready meanwhile (a dead link watcher misses events) is named instead of
+   * blaming the VMM with a timeout; waits in flight are not cut short by a verdict change (a restarted watcher
+   * re-judges them within seconds).
+   */
+  private expire(w: Waiter): void {
+    if (this.opts.host.state() === 'not-ready') return w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.host.failing()}`);
+    w.finish('timeout');
+  }
+
   /** Answers every wait in flight with shutting-down; new waits get it at once. */
   shutdown(): void {
     this.closed = true;
+    for (const release of this.startingWaits) release();
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.finish('shutting-down');
     this.stopPidPoll();
   }

@@ -7,6 +7,7 @@ export const WAIT_STATUS = {
   'iface-admin-down': 409,
   'vmm-exited': 503,
   'host-not-ready': 503,
+  starting: 503,
   'too-many-waiters': 503,
   'shutting-down': 503,
   timeout: 504,

@@ -1,6 +1,7 @@
+import { spawn } from 'node:child_process';
 import { execa } from 'execa';
 import { expect, it } from 'vitest';
-import { describeHost, HostSandbox, runCli, json } from '../helpers/host.js';
+import { CLI, describeHost, HostSandbox, runCli, json } from '../helpers/host.js';
 import { get, startServe } from '../helpers/serve.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,6 +175,30 @@ describeHost('vmgate serve: the readiness gate on real slots', () => {
     expect(Date.now() - t0).toBeLessThan(2000);
     expect([r.status, r.body.reason]).toEqual([503, 'shutting-down']);
     expect((await execa('kill', ['-0', monitorPid], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  it('the first slot answer after a start is right: a wait that arrives before the first evaluation waits for it', async () => {
+    const ns = await box.slot('first');
+    const vmm = await box.holder(ns);
+    for (let round = 0; round < 3; round++) {
+      const child = box.adopt(spawn('node', [CLI, 'serve', '--listen', '127.0.0.1:0', ...box.flags()], { stdio: ['ignore', 'ignore', 'pipe'] }));
+      let err = '';
+      const port = await new Promise<number>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
+          if (m) resolve(Number(m[1]));
+        });
+        child.once('exit', (code, signal) => reject(new Error(`serve exited ${code ?? signal}: ${err}`)));
+      });
+      // at once, as an orchestrator started beside the sidecar does
+      const r = await get(`http://127.0.0.1:${port}/ready-for-vm?netns=${ns}&timeout_ms=5000&pid=${vmm.pid}`);
+      expect([r.status, r.body.reason], `round ${round}: ${JSON.stringify(r.body)} ${err}`).toEqual([200, 'carrier-up']);
+      const exited = new Promise((res) => child.once('exit', res));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await box.stop(vmm);
   });
 
   it('vmgate wait: exit 0 on carrier, 1 on timeout, 2 without --netns', async () => {

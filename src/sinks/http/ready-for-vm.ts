@@ -16,12 +16,17 @@ export function hostAnswer(gate: Gate, res: ServerResponse, verbose: boolean): v
   const status = v.ready ? 200 : 503;
   if (verbose) return sendText(res, status, verboseVerdict(v));
   const failing = v.checks.filter((c) => c.status === 'fail');
-  sendJson(res, status, {
-    ready: v.ready,
-    ...(v.ready ? {} : { reason: v.reason ?? 'host-not-ready' }),
-    checks: v.ready || v.reason ? v.checks : failing,
-    checkedAt: v.checkedAt,
-  });
+  sendJson(
+    res,
+    status,
+    {
+      ready: v.ready,
+      ...(v.ready ? {} : { reason: v.reason ?? 'host-not-ready' }),
+      checks: v.ready || v.reason ? v.checks : failing,
+      checkedAt: v.checkedAt,
+    },
+    v.reason === 'starting' ? { 'retry-after': '1' } : {},
+  );
 }
 
 export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
@@ -41,5 +46,5 @@ export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerRe
   if (answer === null || res.destroyed) return;
   const body: Record<string, unknown> = { ...answer };
   if (answer.reason === 'host-not-ready') body.checks = gate.verdict.checks.filter((c) => c.status === 'fail');
-  sendJson(res, WAIT_STATUS[answer.reason], body);
+  sendJson(res, WAIT_STATUS[answer.reason], body, answer.reason === 'starting' ? { 'retry-after': '1' } : {});
 }
