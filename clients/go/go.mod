@@ -1,0 +1,3 @@
+module vmgate/clients/go
+
+go 1.19
