@@ -1,13 +1,15 @@
-import { execa } from 'execa';
+import { NETNS_DIR } from '../host/named-namespaces.js';
+import { requestNsids } from '../host/nsids.js';
 import { SAFE_NETNS_NAME } from './delete-namespaces.js';
 
 /**
- * `ip netns set NAME auto` for namespaces without an id, in one `ip -batch`: a namespace without an nsid is
- * invisible to the all-nsid monitor and to the targeted link dump. The orchestrator's veth gives one anyway;
- * this only covers slots that have no veth (yet).
+ * Gives namespaces without an id one (RTM_NEWNSID through netlink, as `ip netns set NAME auto`): a namespace
+ * without an nsid is invisible to the all-nsid monitor and to the targeted link dump. The orchestrator's veth
+ * gives one anyway; this only covers slots that have no veth (yet). Returns the names that could not get one.
  */
-export async function assignNsids(names: string[]): Promise<void> {
+export async function assignNsids(names: string[], dir = NETNS_DIR): Promise<Map<string, string>> {
   const safe = names.filter((n) => SAFE_NETNS_NAME.test(n));
-  if (safe.length === 0) return;
-  await execa('ip', ['-force', '-batch', '-'], { input: safe.map((n) => `netns set ${n} auto\n`).join(''), reject: false, timeout: 30_000 });
+  const failed = new Map<string, string>();
+  for (const [name, err] of await requestNsids(safe, dir)) if (err) failed.set(name, err.message);
+  return failed;
 }

@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { FSWatcher } from 'node:fs';
 import type { HostConfig } from '../config/host-config.js';
 import { LinkMonitor } from '../host/link-monitor.js';
 import { LinkReader } from '../host/links.js';
-import { watchNetnsDir } from '../host/netns-dir-watch.js';
+import { NetnsDirWatch } from '../host/netns-dir-watch.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import { LinkStore } from './link-store.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
@@ -27,7 +26,7 @@ export class Gate extends EventEmitter {
   readonly store: LinkStore;
   readonly waits: SlotWaits;
   private readonly monitor = new LinkMonitor();
-  private dirWatch: FSWatcher | null = null;
+  private dirWatch: NetnsDirWatch | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs = 100;
@@ -66,7 +65,7 @@ export class Gate extends EventEmitter {
 
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
   async start(): Promise<void> {
-    this.dirWatch = watchNetnsDir(() => void this.store.refresh().then(() => this.scheduleEvaluate()).catch((err) => this.emit('watcher', 'refresh-failed', (err as Error).message)));
+    this.dirWatch = new NetnsDirWatch(() => void this.store.refresh().then(() => this.scheduleEvaluate()).catch((err) => this.emit('watcher', 'refresh-failed', (err as Error).message)));
     this.recheckTimer = setInterval(() => this.evaluate(), this.opts.recheckMs);
     this.recheckTimer.unref();
     try {
@@ -85,7 +84,8 @@ export class Gate extends EventEmitter {
   evaluate(): void {
     if (this.stopped) return;
     const before = this.verdict;
-    const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage });
+    const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
+    const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage, unwatched });
     this.verdict = now;
     this.markEvaluated();
     if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
@@ -131,6 +131,8 @@ export class Gate extends EventEmitter {
         this.waits.recheckAll();
         this.evaluate();
       } catch (err) {
+        // the monitor just started must not outlive a failed re-read: at most one ip monitor, ever
+        this.monitor.stop();
         this.emit('watcher', 'restart-failed', (err as Error).message);
         this.scheduleRestart();
       }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { assignNsids } from '../actions/assign-nsids.js';
 import { LinkReader, readLinksByName } from '../host/links.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
-import { readNamedNamespaces, readNsids, NETNS_DIR } from '../host/named-namespaces.js';
+import { listNamedNamespaces, readNsids, NETNS_DIR } from '../host/named-namespaces.js';
 import type { LinkFacts } from '../host/types.js';
 
 export interface TrackedNamespace {
@@ -117,12 +117,14 @@ export class LinkStore extends EventEmitter {
 
   /** Owned names with inode, age and nsid; owned namespaces without an nsid get one first. */
   private async readNames(): Promise<Map<string, TrackedNamespace>> {
-    const named = readNamedNamespaces(this.netnsDir).filter((n) => this.owns(n.name));
-    let nsids = named.length > 0 ? await readNsids() : new Map<string, number | null>();
-    const missing = named.filter((n) => (nsids.get(n.name) ?? null) === null).map((n) => n.name);
+    const listing = listNamedNamespaces(this.netnsDir);
+    const named = listing.namespaces.filter((n) => this.owns(n.name));
+    const names = named.map((n) => n.name);
+    let nsids = named.length > 0 ? await readNsids(names, this.netnsDir, listing) : new Map<string, number | null>();
+    const missing = named.filter((n) => n.nsfs && (nsids.get(n.name) ?? null) === null).map((n) => n.name);
     if (missing.length > 0) {
-      await assignNsids(missing);
-      nsids = await readNsids();
+      await assignNsids(missing, this.netnsDir);
+      nsids = await readNsids(names, this.netnsDir);
     }
     return new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
   }

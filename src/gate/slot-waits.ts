@@ -81,8 +81,15 @@ export class SlotWaits extends EventEmitter {
       if (!evaluated) return this.answer(req, started, 'starting', `vmgate is starting: its first look at the host has not finished within ${req.timeoutMs}ms; retry shortly`);
     }
     if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
-    // created a moment ago, before inotify told us: read it now rather than answer netns-not-found
-    if (!this.store.get(req.netns) && existsSync(`${NETNS_DIR}/${req.netns}`)) await this.store.refresh();
+    // created a moment ago, before inotify told us: read it now rather than answer netns-not-found, but never
+    // past the request's own deadline (a refresh can run long while namespaces churn)
+    if (!this.store.get(req.netns) && existsSync(`${NETNS_DIR}/${req.netns}`)) {
+      const left = Math.max(0, req.timeoutMs - (performance.now() - started));
+      await Promise.race([this.store.refresh().catch(() => undefined), delay(left)]);
+      if (signal?.aborted) return null;
+      if (this.closed) return this.answer(req, started, 'shutting-down');
+    }
+    if (signal?.aborted) return null;
     const now = this.judge(req);
     if (now) return this.answer(req, started, now.reason, now.error);
     if (req.timeoutMs === 0) return this.answer(req, started, 'timeout');
@@ -154,6 +161,9 @@ export class SlotWaits extends EventEmitter {
   private judge(req: WaitRequest): { reason: WaitReason; error?: string } | null {
     const ns = this.store.get(req.netns);
     if (!ns) return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
+    if (ns.nsid === null) {
+      return { reason: 'netns-unwatched', error: `vmgate cannot follow ${req.netns}: it has no nsid ('ip netns set ${req.netns} auto' did not give it one), so its link events never arrive` };
+    }
     if (!ns.links) {
       return ns.linkError ? { reason: 'iface-not-found', error: `links of ${req.netns} could not be read: ${ns.linkError}` } : null;
     }

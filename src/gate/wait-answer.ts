@@ -6,6 +6,7 @@ export const WAIT_STATUS = {
   'iface-not-found': 404,
   'iface-admin-down': 409,
   'vmm-exited': 503,
+  'netns-unwatched': 503,
   'host-not-ready': 503,
   starting: 503,
   'too-many-waiters': 503,
@@ -39,7 +40,7 @@ export const IFACE_NAME = /^[A-Za-z0-9._-]{1,15}$/;
 export const MAX_TIMEOUT_MS = 120_000;
 
 /** Validates a slot query; returns the request or the error that names the bad parameter. */
-export function parseWaitQuery(params: URLSearchParams, defaultTimeoutMs = 10_000): WaitRequest | { error: string } {
+export function parseWaitQuery(params: URLSearchParams, defaultTimeoutMs = 10_000, defaultIface = 'tap0'): WaitRequest | { error: string } {
   for (const key of params.keys()) {
     if (!['netns', 'iface', 'timeout_ms', 'pid'].includes(key)) return { error: `unknown parameter '${key}'` };
   }
@@ -49,7 +50,7 @@ export function parseWaitQuery(params: URLSearchParams, defaultTimeoutMs = 10_00
   const netns = params.get('netns');
   if (netns === null || netns === '') return { error: "parameter 'netns' is required" };
   if (!NETNS_NAME.test(netns)) return { error: "parameter 'netns' must be 1 to 64 of A-Z a-z 0-9 . _ -" };
-  const iface = params.get('iface') ?? 'tap0';
+  const iface = params.get('iface') ?? defaultIface;
   if (!IFACE_NAME.test(iface)) return { error: "parameter 'iface' must be 1 to 15 of A-Z a-z 0-9 . _ -" };
   let timeoutMs = defaultTimeoutMs;
   const t = params.get('timeout_ms');

@@ -1,5 +1,6 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { execa } from 'execa';
+import { readNsidsDirect } from './nsids.js';
 
 export const NETNS_DIR = '/run/netns';
 
@@ -82,8 +83,21 @@ export function parseNetnsList(output: string): Map<string, number | null> {
   return ids;
 }
 
-export async function readNsids(): Promise<Map<string, number | null>> {
-  // bounded: a FIFO or a hung mount in /run/netns must not hang the caller
-  const { stdout } = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000 });
-  return parseNetnsList(stdout);
+/**
+ * name -> nsid for the given names (default: every name in the directory), asked of the kernel directly: `ip netns
+ * list` opens every name and hangs forever on a FIFO in /run/netns. Names that could not be asked map to null.
+ */
+export async function readNsids(names?: string[], dir = NETNS_DIR, known?: NamedNamespaces): Promise<Map<string, number | null>> {
+  const listing = known ?? listNamedNamespaces(dir);
+  const list = names ?? listing.namespaces.map((n) => n.name);
+  // every entry a namespace mount: one `ip -j netns list` is the faster way (55 ms for 1000 against 80 ms)
+  if (!listing.error && listing.namespaces.every((n) => n.nsfs) && dir === NETNS_DIR) {
+    const r = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
+    if (r.exitCode === 0) {
+      const all = parseNetnsList(r.stdout);
+      return new Map(list.map((n) => [n, all.get(n) ?? null]));
+    }
+  }
+  const direct = await readNsidsDirect(list, dir);
+  return new Map([...direct].map(([name, id]) => [name, id instanceof Error ? null : id]));
 }

@@ -50,7 +50,7 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
   }
   const st = statSync(path);
   const [nsids, addrs, routes] = await Promise.all([
-    readNsids(),
+    readNsids([netns], dir),
     execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
     execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
   ]);

@@ -46,12 +46,15 @@ export function orchestratorsIn(table: ProcessTable, comm: string): ProcessRef[]
 export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {}): Promise<HostFacts> {
   const listing = listNamedNamespaces(opts.netnsDir ?? NETNS_DIR);
   const named = listing.namespaces;
-  const nsids = named.length > 0 ? await readNsids() : new Map<string, number | null>();
+  // a FIFO or a hung mount in /run/netns makes ip hang: its timeout leaves every slot's links unread (unknown)
+  let nsidError: string | undefined;
+  const nsids = named.length > 0 ? await readNsids(named.map((n) => n.name), opts.netnsDir ?? NETNS_DIR, listing).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>())) : new Map<string, number | null>();
   const table = readProcessTable();
   const namespaces = named.map((n) =>
     joinProcesses({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) }, table.processes),
   );
-  await readOwnedLinks(namespaces.filter((n) => n.owned && n.nsfs), opts.reader);
+  if (nsidError === undefined) await readOwnedLinks(namespaces.filter((n) => n.owned && n.nsfs), opts.reader);
+  else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
   const kernelLimit = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
   return {
     takenAtMs: Date.now(),

@@ -32,9 +32,10 @@ export function hostAnswer(gate: Gate, res: ServerResponse, verbose: boolean): v
 export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
   const keys = [...params.keys()];
   if (keys.length === 0 || (keys.length === 1 && keys[0] === 'verbose')) return hostAnswer(gate, res, keys.length === 1);
-  const parsed = parseWaitQuery(params);
+  // --tap is the default interface here too
+  const parsed = parseWaitQuery(params, 10_000, gate.config.tap);
   if ('error' in parsed) {
-    return sendJson(res, 400, { ready: false, reason: 'bad-request', error: parsed.error, netns: params.get('netns'), iface: params.get('iface') ?? 'tap0' });
+    return sendJson(res, 400, { ready: false, reason: 'bad-request', error: parsed.error, netns: params.get('netns'), iface: params.get('iface') ?? gate.config.tap });
   }
   const abort = new AbortController();
   const onClose = () => {

@@ -13,7 +13,14 @@ export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; 
 /** The gate's HTTP face. Routes are thin: each asks the gate or a sink and writes what it gets. */
 export function createGateServer(gate: Gate, metrics: Registry, log: Logger, extra: Record<string, ExtraRoute> = {}): Server {
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://vmgate');
+    // nothing a client sends may end the process: a target URL cannot parse is a 400
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://vmgate');
+      if (!(req.url ?? '/').startsWith('/')) throw new Error('not an origin-form target');
+    } catch {
+      return sendJson(res, 400, { ready: false, reason: 'bad-request', error: 'the request target is not a path (origin-form, e.g. /ready-for-vm?netns=ns-1)' });
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
       return sendJson(res, 405, { error: `method ${req.method} not allowed` });
@@ -39,11 +46,17 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
       }
     };
     route().catch((err: Error) => {
+      if (res.destroyed) return;
       log.error({ path: url.pathname, err: err.message }, `request ${url.pathname} failed: ${err.message}`);
       if (!res.headersSent) sendJson(res, 500, { error: err.message });
       else res.destroy();
     });
   });
   server.keepAliveTimeout = 65_000;
+  // a malformed request line or header never reaches the handler: answer 400 and close, never throw
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ready":false,"reason":"bad-request","error":"malformed HTTP request"}');
+    else socket.destroy();
+  });
   return server;
 }
