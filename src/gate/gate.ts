@@ -53,6 +53,8 @@ export class Gate extends EventEmitter {
     this.monitor.on('event', (ev) => this.store.apply(ev));
     this.monitor.on('exit', (reason: string) => this.onMonitorExit(reason));
     this.store.on('removed', () => this.scheduleEvaluate());
+    // however a name got tracked (inotify, or a wait that read a fresh slot first), the verdict counts it
+    this.store.on('tracked', () => this.scheduleEvaluate());
   }
 
   get healthy(): boolean {

@@ -106,6 +106,7 @@ export class LinkStore extends EventEmitter {
     if (old?.nsid != null) this.byNsid.delete(old.nsid);
     this.byName.set(ns.name, ns);
     if (ns.nsid !== null) this.byNsid.set(ns.nsid, ns);
+    this.emit('tracked', ns.name);
   }
 
   private remove(ns: TrackedNamespace): void {

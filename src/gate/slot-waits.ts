@@ -36,6 +36,8 @@ export interface SlotWaitsOptions {
   host: HostGateView;
   /** how often the given pids are looked at (a vanished VMM answers within this) */
   pidPollMs?: number;
+  /** where named namespaces live (tests) */
+  netnsDir?: string;
 }
 
 /**
@@ -83,7 +85,7 @@ export class SlotWaits extends EventEmitter {
     if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
     // created a moment ago, before inotify told us: read it now rather than answer netns-not-found, but never
     // past the request's own deadline (a refresh can run long while namespaces churn)
-    if (!this.store.get(req.netns) && existsSync(`${NETNS_DIR}/${req.netns}`)) {
+    if (!this.store.get(req.netns) && existsSync(`${this.opts.netnsDir ?? NETNS_DIR}/${req.netns}`)) {
       const left = Math.max(0, req.timeoutMs - (performance.now() - started));
       await Promise.race([this.store.refresh().catch(() => undefined), delay(left)]);
       if (signal?.aborted) return null;

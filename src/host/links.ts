@@ -1,6 +1,7 @@
 import netlink from 'netlink';
 import { execa } from 'execa';
 import { flagLabels, operstateName } from './link-flags.js';
+import { ParseError } from './parse-error.js';
 import type { LinkFacts } from './types.js';
 
 type RtSocket = ReturnType<typeof netlink.createRtNetlink>;
@@ -59,24 +60,35 @@ export class LinkReader {
   }
 }
 
-/** Parses `ip -j link show` (any iproute2 version: only ifindex, ifname, flags and operstate are used). */
-export function parseIpLinkJson(output: string): LinkFacts[] {
-  const rows = JSON.parse(output.trim() || '[]') as { ifindex?: number; ifname?: string; flags?: string[]; operstate?: string }[];
-  return rows.map((r) => {
-    const flags = r.flags ?? [];
-    return {
-      name: r.ifname ?? '',
-      ifindex: r.ifindex ?? 0,
+/** Parses `ip -j link show` (any iproute2 version: only ifindex, ifname, flags and operstate are used). Never throws. */
+export function parseIpLinkJson(output: string): LinkFacts[] | ParseError {
+  let rows: unknown;
+  try {
+    rows = JSON.parse(output.trim() || '[]');
+  } catch (err) {
+    return new ParseError(`ip -j link show printed something that is not JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(rows)) return new ParseError('ip -j link show printed JSON that is not a list');
+  const out: LinkFacts[] = [];
+  for (const r of rows as Record<string, unknown>[]) {
+    if (typeof r !== 'object' || r === null || typeof r.ifname !== 'string') return new ParseError('ip -j link show printed a row without ifname');
+    const flags = Array.isArray(r.flags) ? r.flags.filter((f): f is string => typeof f === 'string') : [];
+    out.push({
+      name: r.ifname,
+      ifindex: typeof r.ifindex === 'number' ? r.ifindex : 0,
       flags,
       adminUp: flags.includes('UP'),
       carrier: flags.includes('LOWER_UP'),
-      operstate: r.operstate ?? 'UNKNOWN',
-    };
-  });
+      operstate: typeof r.operstate === 'string' ? r.operstate : 'UNKNOWN',
+    });
+  }
+  return out;
 }
 
 /** For a namespace without an nsid (not reachable by the dump): one `ip -n NAME` process. Rare on real slots. */
 export async function readLinksByName(netns: string): Promise<LinkFacts[]> {
   const { stdout } = await execa('ip', ['-n', netns, '-j', 'link', 'show'], { timeout: 5000 });
-  return parseIpLinkJson(stdout);
+  const links = parseIpLinkJson(stdout);
+  if (links instanceof ParseError) throw links;
+  return links;
 }

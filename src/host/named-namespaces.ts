@@ -1,5 +1,6 @@
 import { readdirSync, statfsSync, statSync } from 'node:fs';
 import { execa } from 'execa';
+import { ParseError } from './parse-error.js';
 import { readNsidsDirect } from './nsids.js';
 
 export const NETNS_DIR = '/run/netns';
@@ -64,14 +65,22 @@ export function readNamedNamespaces(dir = NETNS_DIR): NamedNamespace[] {
 
 /**
  * Parses `ip -j netns list` (or, from versions without JSON, the text form `NAME (id: N)`) into name -> nsid.
- * (`ip netns list-id` is not used: it printed only 134 of 1000 ids on iproute2 6.1.)
+ * Never throws: what is not ip's output is a ParseError. (`ip netns list-id` printed only 134 of 1000 ids.)
  */
-export function parseNetnsList(output: string): Map<string, number | null> {
+export function parseNetnsList(output: string): Map<string, number | null> | ParseError {
   const ids = new Map<string, number | null>();
   const text = output.trim();
   if (text === '') return ids;
   if (text.startsWith('[')) {
-    for (const row of JSON.parse(text) as { name: string; id?: number }[]) {
+    let rows: unknown;
+    try {
+      rows = JSON.parse(text);
+    } catch (err) {
+      return new ParseError(`ip -j netns list printed something that is not JSON: ${(err as Error).message}`);
+    }
+    if (!Array.isArray(rows)) return new ParseError('ip -j netns list printed JSON that is not a list');
+    for (const row of rows as { name?: unknown; id?: unknown }[]) {
+      if (typeof row !== 'object' || row === null || typeof row.name !== 'string') return new ParseError('ip -j netns list printed a row without a name');
       ids.set(row.name, typeof row.id === 'number' ? row.id : null);
     }
     return ids;
@@ -93,10 +102,8 @@ export async function readNsids(names?: string[], dir = NETNS_DIR, known?: Named
   // every entry a namespace mount: one `ip -j netns list` is the faster way (55 ms for 1000 against 80 ms)
   if (!listing.error && listing.namespaces.every((n) => n.nsfs) && dir === NETNS_DIR) {
     const r = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
-    if (r.exitCode === 0) {
-      const all = parseNetnsList(r.stdout);
-      return new Map(list.map((n) => [n, all.get(n) ?? null]));
-    }
+    const all = r.exitCode === 0 ? parseNetnsList(r.stdout) : null;
+    if (all instanceof Map) return new Map(list.map((n) => [n, all.get(n) ?? null]));
   }
   const direct = await readNsidsDirect(list, dir);
   return new Map([...direct].map(([name, id]) => [name, id instanceof Error ? null : id]));

@@ -56,8 +56,9 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
   ]);
   const procs = readProcessTable().processes;
   const inside = procs.filter((p) => p.netnsInodes.includes(st.ino));
-  const links = addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : [];
-  const addrRows = addrs.exitCode === 0 ? (JSON.parse(addrs.stdout || '[]') as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) : [];
+  const parsedLinks = addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : [];
+  const links = Array.isArray(parsedLinks) ? parsedLinks : [];
+  const addrRows = Array.isArray(parsedLinks) ? (safeJson(addrs.stdout) as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) : [];
   const link = links.find((l) => l.name === tapName);
   const tap: TapDetails = link
     ? {
@@ -73,7 +74,7 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
     : empty;
   const processes = inside.map((p) => readProcessDetails(p.pid)).filter((p): p is ProcessDetails => p !== null);
   const vmmPid = tap.holders[0]?.pid ?? tap.unattached[0]?.pid ?? processes[0]?.pid;
-  const routeRows = routes.exitCode === 0 ? (JSON.parse(routes.stdout || '[]') as { dst: string; gateway?: string; dev?: string }[]) : [];
+  const routeRows = routes.exitCode === 0 ? (safeJson(routes.stdout) as { dst: string; gateway?: string; dev?: string }[]) : [];
   const route = routeRows[0];
   return {
     netns,
@@ -106,5 +107,15 @@ export async function probeGuest(netns: string, address: string, timeoutMs = 200
     return { address, ...(JSON.parse(r.stdout) as { ok: boolean; latencyMs?: number; error?: string }) };
   } catch {
     return { address, ok: false, error: (r.stderr || `probe exited ${r.exitCode}`).split('\n')[0] };
+  }
+}
+
+/** A JSON list from ip, or an empty one when it printed something else (diagnose only reads; nothing acts on it). */
+function safeJson(text: string): unknown[] {
+  try {
+    const v: unknown = JSON.parse(text || '[]');
+    return Array.isArray(v) ? v.filter((x) => typeof x === 'object' && x !== null) : [];
+  } catch {
+    return [];
   }
 }

@@ -5,15 +5,26 @@ export interface Served {
   url: string;
   child: ChildProcess;
   logs: () => any[];
+  /** exit code, signal and stderr so far: for failure messages */
+  describe: () => string;
   /** SIGTERM and wait for the exit code */
   stop: () => Promise<number | null>;
 }
 
 /** Starts `vmgate serve` on a free loopback port, scoped to the sandbox; resolves once /healthz says 200. */
 export async function startServe(box: HostSandbox, ...extra: string[]): Promise<Served> {
-  const child = spawn('node', [CLI, 'serve', '--listen', '127.0.0.1:0', ...box.flags(...extra)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return startServeWith(box, [], ...extra);
+}
+
+/** The same under a wrapper command (e.g. `unshare -m ...`) and with extra environment. */
+export async function startServeWith(box: HostSandbox, prefix: string[], ...extra: string[]): Promise<Served> {
+  const argv = [...prefix, 'node', CLI, 'serve', '--listen', '127.0.0.1:0', ...box.flags(...extra)];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   box.adopt(child);
   let err = '';
+  let ended = 'still running';
+  child.once('exit', (code, signal) => (ended = `exited with code ${code} signal ${signal}`));
+  const describe = () => `vmgate serve ${ended}; stderr:\n${err.trim()}`;
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 10_000);
@@ -26,17 +37,20 @@ export async function startServe(box: HostSandbox, ...extra: string[]): Promise<
       }
     };
     child.stderr!.on('data', look);
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    child.once('exit', (code, signal) => reject(new Error(`serve exited with code ${code} signal ${signal} before listening: ${err}`)));
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 200; i++) {
+  let healthy = false;
+  for (let i = 0; i < 400 && !healthy; i++) {
     const r = await fetch(`${url}/healthz`).catch(() => null);
-    if (r?.status === 200) break;
-    await new Promise((r) => setTimeout(r, 25));
+    healthy = r?.status === 200;
+    if (!healthy) await new Promise((r) => setTimeout(r, 25));
   }
+  if (!healthy) throw new Error(`serve never became healthy: ${describe()}`);
   return {
     url,
     child,
+    describe,
     logs: () => err.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;

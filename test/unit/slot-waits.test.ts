@@ -81,3 +81,31 @@ describe('a slot wait while the gate starts', () => {
     expect(a.waitedMs).toBeGreaterThanOrEqual(95);
   });
 });
+
+describe('timeout_ms is honoured from the moment the request arrives', () => {
+  it('a fresh slot whose read never finishes (namespaces churning) still gets its answer by its deadline', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(`${tmpdir()}/vgnetns-`);
+    writeFileSync(`${dir}/ns-9`, '');
+    const store = storeWith(false);
+    store.refresh = () => new Promise<void>(() => undefined); // never settles
+    const host = hostView();
+    host.set('ready');
+    const waits = new SlotWaits(store, { maxWaiters: 10, host, netnsDir: dir });
+    const a = (await waits.wait({ netns: 'ns-9', iface: 'tap0', timeoutMs: 80 }))!;
+    expect(a.reason).toBe('netns-not-found');
+    expect(a.waitedMs).toBeLessThan(1000);
+    expect(waits.count).toBe(0);
+  });
+
+  it('a client gone before its waiter exists leaves no waiter behind', async () => {
+    const host = hostView();
+    host.set('ready');
+    const waits = new SlotWaits(storeWith(false), { maxWaiters: 10, host });
+    const abort = new AbortController();
+    abort.abort();
+    expect(await waits.wait({ netns: 'ns-1', iface: 'tap0', timeoutMs: 5000 }, abort.signal)).toBeNull();
+    expect(waits.count).toBe(0);
+  });
+});

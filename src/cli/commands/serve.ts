@@ -8,6 +8,7 @@ import { failingIds, type HostVerdict } from '../../gate/host-verdict.js';
 import { GATE_KEYS, NodeMetaPublisher } from '../../sinks/nomad-meta.js';
 import { createGateServer } from '../../sinks/http/server.js';
 import { diagnoseRoute, logDiagnoses } from '../../sinks/diagnose-sink.js';
+import { DEFAULT_GUEST, validGuest } from '../../diagnose/diagnose-slot.js';
 import { logGate } from '../../sinks/gate-log.js';
 import { createLogger } from '../../sinks/log.js';
 import { createMetrics } from '../../sinks/metrics.js';
@@ -32,6 +33,7 @@ export const SERVE_OPTIONS = [
   { name: 'max-waiters', kind: 'string' as const, default: '1024', help: 'slot waits in flight at most (more answer 503 too-many-waiters)' },
   { name: 'nomad-meta', kind: 'boolean' as const, help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason), only when it changes' },
   { name: 'recheck-interval', kind: 'string' as const, default: '10s', help: 'how often the tun device and kernel limit are re-read' },
+  { name: 'guest', kind: 'string' as const, default: DEFAULT_GUEST, help: "the guest agent's ADDR:PORT, the only address GET /diagnose probes" },
 ];
 
 export const serveCommand: Command = {
@@ -43,8 +45,10 @@ export const serveCommand: Command = {
     const config = hostConfig(o);
     const log = createLogger(logConfig(o));
     const listen = parseListen(str(o, 'listen'));
+    const guest = str(o, 'guest');
+    if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
     const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
-    logGate(gate, log);
+    const waitLog = logGate(gate, log);
     logDiagnoses(gate, log);
     const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;
     if (meta) {
@@ -52,7 +56,7 @@ export const serveCommand: Command = {
         if (v.reason !== 'starting') void meta.publish(String(v.ready), failingIds(v));
       });
     }
-    const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate) });
+    const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate, guest) });
     // bind first: callers get 503 "starting" instead of connection refused while the first read runs
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${str(o, 'listen')}: ${err.code ?? err.message}`)));
@@ -69,6 +73,7 @@ export const serveCommand: Command = {
         log.info({ signal }, `${signal}: answering waits in flight with shutting-down and stopping`);
         server.close();
         gate.stop();
+        waitLog.stop();
         setImmediate(() => server.closeAllConnections());
         // unset the node metadata, but never let Nomad hold up the exit beyond a second
         const unset = meta ? Promise.race([meta.unset(), sleep(1000)]) : Promise.resolve();
