@@ -1,15 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { helpText, parseOptions } from '../config/options.js';
 import { UsageError } from '../config/usage-error.js';
-import { print, type Command } from './command.js';
-import { checkCommand } from './commands/check.js';
-import { cleanupCommand } from './commands/cleanup.js';
-import { diagnoseCommand } from './commands/diagnose.js';
-import { inventoryCommand } from './commands/inventory.js';
-import { serveCommand } from './commands/serve.js';
-import { waitCommand } from './commands/wait.js';
+import { print } from './command.js';
+import { COMMANDS } from './registry.js';
 
-export const COMMANDS: Command[] = [checkCommand, inventoryCommand, cleanupCommand, serveCommand, waitCommand, diagnoseCommand];
+export { COMMANDS };
 
 function usage(): string {
   const lines = ['usage: vmgate <command> [options]', '', 'commands:'];
@@ -48,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const r = resolve(argv);
-    return await r.command.run(r.options);
+    return await (await r.command.load()).run(r.options);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`vmgate: ${err.message}\n`);

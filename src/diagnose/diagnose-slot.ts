@@ -5,11 +5,7 @@ import { probeGuest, readSlotDetails } from '../host/slot-details.js';
 import { takeSnapshot } from '../host/snapshot.js';
 import type { DiagnosedSlot } from '../sinks/diagnose-report.js';
 
-export const DEFAULT_GUEST = '169.254.0.21:49983';
-
-export function validGuest(text: string): boolean {
-  return /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:]+\]):\d{1,5}$/.test(text);
-}
+export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 
 export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null): Promise<DiagnosedSlot> {
   const facts = await readSlotDetails(netns, config.tap);

@@ -1,33 +1,21 @@
 import { hostConfig, str } from '../../config/host-config.js';
-import { HOST_OPTIONS, type ParsedOptions } from '../../config/options.js';
+import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { NETNS_NAME } from '../../gate/wait-answer.js';
 import { DEFAULT_GUEST, diagnoseWithCompare, diagnosisJson, validGuest } from '../../diagnose/diagnose-slot.js';
 import { formatDiagnosis } from '../../sinks/diagnose-report.js';
-import { JSON_OPTION, print, type Command } from '../command.js';
+import { print } from '../command.js';
 
-export const diagnoseCommand: Command = {
-  name: 'diagnose',
-  synopsis: '--netns NAME [--compare NAME] [--guest ADDR:PORT] [--json]',
-  summary: "one slot's namespace, tap, holders, VMM, network and guest, beside a working slot, with a verdict",
-  options: [
-    ...HOST_OPTIONS,
-    { name: 'netns', kind: 'string', help: 'the slot to diagnose (required)' },
-    { name: 'compare', kind: 'string', help: 'a slot to compare with (default: the healthiest active slot)' },
-    { name: 'guest', kind: 'string', default: DEFAULT_GUEST, help: 'the guest agent to connect to from inside the namespace' },
-    JSON_OPTION,
-  ],
-  async run(o: ParsedOptions) {
-    const netns = o.netns;
-    if (typeof netns !== 'string') throw new UsageError('diagnose: --netns is required');
-    for (const [flag, v] of [['netns', netns], ['compare', o.compare]] as const) {
-      if (typeof v === 'string' && !NETNS_NAME.test(v)) throw new UsageError(`diagnose: --${flag} '${v}' is not a namespace name (1 to 64 of A-Z a-z 0-9 . _ -)`);
-    }
-    const guest = str(o, 'guest');
-    if (!validGuest(guest)) throw new UsageError(`diagnose: --guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
-    const config = hostConfig(o);
-    const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest);
-    print(o.json ? JSON.stringify(diagnosisJson(slot, compare)) : formatDiagnosis(slot, compare, config.tap));
-    return slot.diagnosis.verdict === 'healthy' ? 0 : 1;
-  },
-};
+export async function run(o: ParsedOptions): Promise<number> {
+  const netns = o.netns;
+  if (typeof netns !== 'string') throw new UsageError('diagnose: --netns is required');
+  for (const [flag, v] of [['netns', netns], ['compare', o.compare]] as const) {
+    if (typeof v === 'string' && !NETNS_NAME.test(v)) throw new UsageError(`diagnose: --${flag} '${v}' is not a namespace name (1 to 64 of A-Z a-z 0-9 . _ -)`);
+  }
+  const guest = str(o, 'guest');
+  if (!validGuest(guest)) throw new UsageError(`diagnose: --guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
+  const config = hostConfig(o);
+  const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest);
+  print(o.json ? JSON.stringify(diagnosisJson(slot, compare)) : formatDiagnosis(slot, compare, config.tap));
+  return slot.diagnosis.verdict === 'healthy' ? 0 : 1;
+}

@@ -5,7 +5,7 @@ import { Gate } from '../../gate/gate.js';
 import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
 import { hostConfig } from '../../config/host-config.js';
 import { createLogger } from '../../sinks/log.js';
-import { JSON_OPTION, print, type Command } from '../command.js';
+import { print } from '../command.js';
 
 export function describeAnswer(a: WaitAnswer): string {
   const held = a.holders.length ? `held by ${a.holders.map((h) => `${h.pid} (${h.comm})`).join(', ')}` : 'no process holds it';
@@ -13,42 +13,29 @@ export function describeAnswer(a: WaitAnswer): string {
   return a.error ? `${head}\n${a.error}` : head;
 }
 
-export const waitCommand: Command = {
-  name: 'wait',
-  synopsis: '--netns NAME [--iface tap0] [--timeout 10s] [--pid PID] [--json]',
-  summary: "wait until a slot's tap has carrier (the gate's slot wait, without the server)",
-  options: [
-    ...HOST_OPTIONS.filter((s) => ['tap', 'log-level', 'log-format'].includes(s.name)),
-    { name: 'netns', kind: 'string', help: 'the slot namespace (required)' },
-    { name: 'iface', kind: 'string', help: 'the interface to wait for (default: --tap, tap0)' },
-    { name: 'timeout', kind: 'string', default: '10s', help: 'give up after this long (at most 120s; 0 answers now)' },
-    { name: 'pid', kind: 'string', help: 'the VMM process: answer vmm-exited as soon as it is gone' },
-    JSON_OPTION,
-  ],
-  async run(o: ParsedOptions) {
-    const log = createLogger(logConfig(o));
-    const params = new URLSearchParams();
-    if (o.netns === undefined) throw new UsageError('wait: --netns is required');
-    params.set('netns', str(o, 'netns'));
-    params.set('iface', o.iface !== undefined ? str(o, 'iface') : str(o, 'tap'));
-    params.set('timeout_ms', String(durationOption(o, 'timeout')));
-    if (o.pid !== undefined) params.set('pid', str(o, 'pid'));
-    const req = parseWaitQuery(params);
-    if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
-    // follows exactly one namespace; the host options keep their defaults
-    const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
-    const gate = new Gate(config, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
-    try {
-      await gate.start();
-      if (!gate.healthy) throw new Error(gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'link watcher down');
-      const answer = (await gate.waits.wait(req))!;
-      const line = { netns: answer.netns, tap: answer.iface, reason: answer.reason, waitedMs: answer.waitedMs, pid: answer.pid };
-      if (answer.ready) log.debug(line, describeAnswer(answer));
-      else log.warn(line, describeAnswer(answer).split('\n').join(': '));
-      print(o.json ? JSON.stringify(answer) : describeAnswer(answer));
-      return answer.ready ? 0 : 1;
-    } finally {
-      gate.stop();
-    }
-  },
-};
+export async function run(o: ParsedOptions): Promise<number> {
+  const log = createLogger(logConfig(o));
+  const params = new URLSearchParams();
+  if (o.netns === undefined) throw new UsageError('wait: --netns is required');
+  params.set('netns', str(o, 'netns'));
+  params.set('iface', o.iface !== undefined ? str(o, 'iface') : str(o, 'tap'));
+  params.set('timeout_ms', String(durationOption(o, 'timeout')));
+  if (o.pid !== undefined) params.set('pid', str(o, 'pid'));
+  const req = parseWaitQuery(params);
+  if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
+  // follows exactly one namespace; the host options keep their defaults
+  const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
+  const gate = new Gate(config, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
+  try {
+    await gate.start();
+    if (!gate.healthy) throw new Error(gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'link watcher down');
+    const answer = (await gate.waits.wait(req))!;
+    const line = { netns: answer.netns, tap: answer.iface, reason: answer.reason, waitedMs: answer.waitedMs, pid: answer.pid };
+    if (answer.ready) log.debug(line, describeAnswer(answer));
+    else log.warn(line, describeAnswer(answer).split('\n').join(': '));
+    print(o.json ? JSON.stringify(answer) : describeAnswer(answer));
+    return answer.ready ? 0 : 1;
+  } finally {
+    gate.stop();
+  }
+}
