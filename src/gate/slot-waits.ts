@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { NETNS_DIR } from '../host/named-namespaces.js';
 import { performance } from 'node:perf_hooks';
-import { findTapHolders, isAlive } from '../host/proc-table.js';
+import { HolderLookup } from '../host/holder-lookup.js';
+import { isAlive } from '../host/proc-table.js';
 import type { LinkStore } from './link-store.js';
 import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
 
@@ -48,6 +49,8 @@ export class SlotWaits extends EventEmitter {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private pidTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** one /proc pass per event-loop turn, shared by every answer given in it */
+  private readonly holderLookup = new HolderLookup();
   /** waits still waiting for the first evaluation: released at shutdown */
   private readonly startingWaits = new Set<() => void>();
 
@@ -92,10 +95,11 @@ export class SlotWaits extends EventEmitter {
       if (this.closed) return this.answer(req, started, 'shutting-down');
     }
     if (signal?.aborted) return null;
+    // every kind of slot request counts against the cap, answered-at-once ones included (a flood of timeout_ms=0)
+    if (this.count >= this.opts.maxWaiters) return this.answer(req, started, 'too-many-waiters', `${this.opts.maxWaiters} waits are in flight`);
     const now = this.judge(req);
     if (now) return this.answer(req, started, now.reason, now.error);
     if (req.timeoutMs === 0) return this.answer(req, started, 'timeout');
-    if (this.count >= this.opts.maxWaiters) return this.answer(req, started, 'too-many-waiters', `${this.opts.maxWaiters} waits are in flight`);
     return new Promise<WaitAnswer | null>((resolve) => {
       const key = req.netns;
       const set = this.waiters.get(key) ?? new Set<Waiter>();
@@ -181,7 +185,7 @@ export class SlotWaits extends EventEmitter {
     const ns = this.store.get(req.netns);
     const link = ns?.links?.get(req.iface);
     const carrier = Boolean(link?.carrier);
-    const holders = ns && link ? findTapHolders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
+    const holders = ns && link ? this.holderLookup.holders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
     const a: WaitAnswer = {
       ready: reason === 'carrier-up',
       reason,

@@ -243,28 +243,3 @@ export function isAlive(pid: number): boolean {
     return false;
   }
 }
-
-/**
- * Who has `iface` of the namespace with this inode attached: reads ns/net of every process but fds only of
- * those inside, so it stays cheap on a busy host. Used per answer by the gate.
- */
-export function findTapHolders(netnsInode: number, iface: string, procDir = '/proc'): { pid: number; comm: string; fd: number }[] {
-  const out: { pid: number; comm: string; fd: number }[] = [];
-  const want = `net:[${netnsInode}]`;
-  let pids: string[];
-  try {
-    pids = listPids(procDir);
-  } catch {
-    return out;
-  }
-  for (const name of pids) {
-    try {
-      if (readlinkSync(`${procDir}/${name}/ns/net`) !== want) continue;
-    } catch {
-      continue;
-    }
-    const entry = readProcessEntry(Number(name), procDir);
-    for (const t of entry?.tunFds ?? []) if (t.iff === iface) out.push({ pid: entry!.pid, comm: entry!.comm, fd: t.fd });
-  }
-  return out;
-}

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { classifySlots } from '../checks/slots.js';
 import type { Gate } from '../gate/gate.js';
@@ -7,6 +8,20 @@ import type { WaitAnswer } from '../gate/wait-answer.js';
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
   const registry = new Registry();
+  // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  new Gauge({
+    name: 'vmgate_event_loop_delay_seconds',
+    help: 'Event-loop delay since the previous scrape, by quantile (1 = the maximum)',
+    labelNames: ['quantile'],
+    registers: [registry],
+    collect() {
+      for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, delay.percentile(q * 100) / 1e9);
+      this.set({ quantile: '1' }, delay.max / 1e9);
+      delay.reset();
+    },
+  });
   new Gauge({
     name: 'vmgate_check_status',
     help: 'Host gate check results: 1 for the current status of each check',

@@ -186,6 +186,25 @@ describeHost('serve never dies and never lies', () => {
     expect(await s.stop()).toBe(0);
   });
 
+  it('holders stay right through attach, detach and re-attach (the shared per-turn lookup is never stale)', async () => {
+    const s = await startServe(box);
+    const ns = await box.slot('reattach');
+    const first = await box.holder(ns, { comm: 'fc-first' });
+    let r = await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=2000`);
+    expect([r.body.reason, r.body.holders]).toEqual(['carrier-up', [{ pid: first.pid, comm: 'fc-first' }]]);
+    await box.stop(first);
+    for (let i = 0; i < 100 && (await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=0`)).body.reason === 'carrier-up'; i++) await sleep(20);
+    r = await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=0`);
+    expect([r.body.reason, r.body.holders]).toEqual(['timeout', []]);
+    const second = await box.holder(ns, { comm: 'fc-second' });
+    r = await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=2000`);
+    expect([r.body.reason, r.body.holders]).toEqual(['carrier-up', [{ pid: second.pid, comm: 'fc-second' }]]);
+    const m = await get(`${s.url}/metrics`);
+    expect(m.text).toMatch(/^vmgate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.e-]+$/m);
+    await box.stop(second);
+    expect(await s.stop()).toBe(0);
+  });
+
   it('9. /diagnose only for slot names, no guest parameter over HTTP', async () => {
     const s = await startServe(box);
     expect((await get(`${s.url}/diagnose?netns=..`)).status).toBe(404);
