@@ -8,7 +8,7 @@ import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
 import { orchestratorsIn, takeSnapshot } from '../host/snapshot.js';
 import type { LinkFacts } from '../host/types.js';
-import type { Logger } from '../sinks/log.js';
+import type { Logger } from '../logging/logger.js';
 import { NamespaceDeleter, SAFE_NETNS_NAME } from './delete-namespaces.js';
 import { killOrphans } from './kill-orphans.js';
 import type { FixedEntry } from './types.js';

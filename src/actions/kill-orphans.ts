@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OrphanVmm } from '../checks/slots.js';
 import { isAlive, readProcessEntry } from '../host/proc-table.js';
-import type { Logger } from '../sinks/log.js';
+import type { Logger } from '../logging/logger.js';
 import type { FixedEntry } from './types.js';
 
 /** The pid is still the process we judged: same namespace, same tap attached (guards against pid reuse). */

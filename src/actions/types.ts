@@ -1,8 +1,1 @@
-export interface FixedEntry {
-  netns: string;
-  /** deleted, killed, would-delete, would-kill, skipped, failed */
-  action: string;
-  pid?: number;
-  tap?: string;
-  reason?: string;
-}
+export type { FixedEntry } from '../checks/fixed-entry.js';

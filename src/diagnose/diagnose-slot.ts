@@ -3,7 +3,14 @@ import { classifySlots } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
 import { probeGuest, readSlotDetails } from '../host/slot-details.js';
 import { takeSnapshot } from '../host/snapshot.js';
-import type { DiagnosedSlot } from '../sinks/diagnose-report.js';
+import type { Diagnosis } from '../checks/diagnose-verdict.js';
+import type { SlotDetails } from '../host/slot-details.js';
+
+/** One slot's facts and the verdict on them. */
+export interface DiagnosedSlot {
+  facts: SlotDetails;
+  diagnosis: Diagnosis;
+}
 
 export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 

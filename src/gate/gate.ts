@@ -15,6 +15,8 @@ export interface GateOptions {
   recheckMs: number;
   /** whether slot waits need a ready host (serve: yes; the wait command: no) */
   gateOnHost: boolean;
+  /** gives slot namespaces without an nsid one (actions/assign-nsids, wired by the CLI); without it they stay unwatched */
+  assignNsids?: (names: string[], dir: string) => Promise<unknown>;
 }
 
 /**
@@ -43,7 +45,7 @@ export class Gate extends EventEmitter {
     private readonly opts: GateOptions,
   ) {
     super();
-    this.store = new LinkStore(opts.owns, this.reader);
+    this.store = new LinkStore(opts.owns, this.reader, undefined, opts.assignNsids);
     const host: HostGateView = {
       state: () => (this.verdict.reason === 'starting' ? 'starting' : this.verdict.ready ? 'ready' : 'not-ready'),
       failing: () => describeFailing(this.verdict),

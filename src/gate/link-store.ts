@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { assignNsids } from '../actions/assign-nsids.js';
 import { LinkReader, readLinksByName } from '../host/links.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from '../host/named-namespaces.js';
@@ -32,6 +31,8 @@ export class LinkStore extends EventEmitter {
     private readonly owns: (name: string) => boolean,
     private readonly reader: LinkReader,
     private readonly netnsDir = NETNS_DIR,
+    /** gives namespaces an nsid (a change of the host: handed in from actions/ by the CLI, never imported here) */
+    private readonly assignNsids: (names: string[], dir: string) => Promise<unknown> = async () => undefined,
   ) {
     super();
   }
@@ -124,7 +125,7 @@ export class LinkStore extends EventEmitter {
     let nsids = named.length > 0 ? await readNsids(names, this.netnsDir, listing) : new Map<string, number | null>();
     const missing = named.filter((n) => n.nsfs && (nsids.get(n.name) ?? null) === null).map((n) => n.name);
     if (missing.length > 0) {
-      await assignNsids(missing, this.netnsDir);
+      await this.assignNsids(missing, this.netnsDir);
       nsids = await readNsids(names, this.netnsDir);
     }
     return new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));

@@ -1,4 +1,4 @@
-import type { FixedEntry } from '../actions/types.js';
+import type { FixedEntry } from '../checks/fixed-entry.js';
 import type { CheckResult } from '../checks/types.js';
 
 const TAG = { pass: '[PASS]', warn: '[WARN]', fail: '[FAIL]' } as const;

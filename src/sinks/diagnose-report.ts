@@ -1,11 +1,5 @@
-import type { Diagnosis } from '../checks/diagnose-verdict.js';
 import { formatDuration } from '../config/duration.js';
-import type { SlotDetails } from '../host/slot-details.js';
-
-export interface DiagnosedSlot {
-  facts: SlotDetails;
-  diagnosis: Diagnosis;
-}
+import type { DiagnosedSlot } from '../diagnose/diagnose-slot.js';
 
 const dash = (s: string) => s || '-';
 

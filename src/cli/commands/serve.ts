@@ -3,6 +3,7 @@ import { durationOption, hostConfig, logConfig, str } from '../../config/host-co
 import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { assignNsids } from '../../actions/assign-nsids.js';
 import { Gate } from '../../gate/gate.js';
 import { failingIds, type HostVerdict } from '../../gate/host-verdict.js';
 import { GATE_KEYS, NodeMetaPublisher } from '../../sinks/nomad-meta.js';
@@ -32,7 +33,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const listen = parseListen(str(o, 'listen'));
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
-  const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
+  const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true, assignNsids });
   const waitLog = logGate(gate, log);
   logDiagnoses(gate, log);
   const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;

@@ -1,6 +1,7 @@
 import { durationOption, logConfig, str } from '../../config/host-config.js';
 import { HOST_OPTIONS, parseOptions, type ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
+import { assignNsids } from '../../actions/assign-nsids.js';
 import { Gate } from '../../gate/gate.js';
 import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
 import { hostConfig } from '../../config/host-config.js';
@@ -25,7 +26,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
   // follows exactly one namespace; the host options keep their defaults
   const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
-  const gate = new Gate(config, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
+  const gate = new Gate(config, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false, assignNsids });
   try {
     await gate.start();
     if (!gate.healthy) throw new Error(gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'link watcher down');
