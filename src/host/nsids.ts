@@ -28,7 +28,7 @@ export function parseNsidReply(data: Uint8Array): number | null {
   for (let off = 4; off + 4 <= b.length; ) {
     const len = b.readUInt16LE(off);
     const type = b.readUInt16LE(off + 2) & 0x3fff;
-    if (len < 4) break;
+    if (len < 4 || off + len > b.length) break;
     if (type === NETNSA_NSID && len >= 8) {
       const id = b.readInt32LE(off + 4);
       return id < 0 ? null : id;

@@ -12,6 +12,9 @@ import { parseNetnsList } from '../../src/host/named-namespaces.js';
 import { parseNsidReply } from '../../src/host/nsids.js';
 import { parseIff, parseNetDev } from '../../src/host/proc-table.js';
 
+// a fixed seed keeps CI deterministic (a flaky test blocks a landing); explore with VMGATE_FC_SEED=<n> npx vitest run
+fc.configureGlobal({ seed: Number(process.env.VMGATE_FC_SEED ?? 20261128) });
+
 /** Strings that look like what these parsers see: query strings, ip output, JSON fragments, and plain noise. */
 const queryish = fc.oneof(
   fc.string(),
@@ -87,16 +90,21 @@ describe('parsers never throw on arbitrary input', () => {
     );
   });
 
+  it('an RTM_NEWNSID reply whose attribute runs past the end (found by this test) is no nsid, not a RangeError', () => {
+    expect(parseNsidReply(new Uint8Array([0, 0, 0, 0, 8, 0, 1, 0, 5]))).toBeNull();
+    expect(parseNsidReply(new Uint8Array([0, 0, 0, 0, 8, 0, 1, 0, 5, 0, 0, 0]))).toBe(5);
+  });
+
   it('/proc and netlink parsers: fdinfo, net/dev, RTM_NEWNSID replies, ip -batch errors', () => {
     fc.assert(
-      fc.property(fc.string(), fc.uint8Array({ maxLength: 64 }), (t, bytes) => {
+      fc.property(fc.string(), fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 16 }).map((b) => new Uint8Array([0, 0, 0, 0, 8, 0, 1, 0, ...b.slice(0, b.length % 5)]))), (t, bytes) => {
         parseIff(t);
         expect(Array.isArray(parseNetDev(t))).toBe(true);
         const id = parseNsidReply(bytes);
         expect(id === null || Number.isInteger(id)).toBe(true);
         expect(attributeBatchErrors(t)).toBeInstanceOf(Map);
       }),
-      { numRuns: 2000 },
+      { numRuns: 5000 },
     );
   });
 });
