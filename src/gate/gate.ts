@@ -32,6 +32,7 @@ export class Gate extends EventEmitter {
   private recheckTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs = 100;
+  private startAttempted = false;
   private stopped = false;
   private watcherHealthy = false;
   private watcherMessage = 'link watcher not started';
@@ -82,11 +83,13 @@ export class Gate extends EventEmitter {
       this.emit('watcher', 'start-failed', (err as Error).message);
       this.scheduleRestart();
     }
+    this.startAttempted = true;
     this.evaluate();
   }
 
   evaluate(): void {
-    if (this.stopped) return;
+    // nothing is judged before start() has made its first attempt: an early verdict would say "watcher not started"
+    if (this.stopped || !this.startAttempted) return;
     const before = this.verdict;
     const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
     const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage, unwatched });
