@@ -63,7 +63,9 @@ export async function run(o: ParsedOptions): Promise<number> {
       setImmediate(() => server.closeAllConnections());
       // unset the node metadata, but never let Nomad hold up the exit beyond a second
       const unset = meta ? Promise.race([meta.unset(), sleep(1000)]) : Promise.resolve();
-      void unset.then(() => setTimeout(() => resolve(0), 50).unref());
+      // not unref'd: if the loop ran dry first, node would exit on its own and close its signal handle, and a
+      // second SIGTERM in that moment would kill the process (seen under load); bin.ts exits explicitly instead
+      void unset.then(() => setTimeout(() => resolve(0), 50));
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
