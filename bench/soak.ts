@@ -68,7 +68,11 @@ async function main(): Promise<number> {
   const carrier = await slot('carrier');
   const idle = await slot('idle');
   const down = await slot('down', { up: false });
-  track(spawn('ip', ['netns', 'exec', carrier, 'python3', `${ROOT}test/fixtures/tap-holder.py`, 'tap0', 'firecracker'], { stdio: 'ignore' }));
+  const holder = track(spawn('ip', ['netns', 'exec', carrier, 'python3', `${ROOT}test/fixtures/tap-holder.py`, 'tap0', 'firecracker'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    holder.once('exit', (c) => reject(new Error(`the tap holder exited ${c}`)));
+  });
   const agent = new Agent({ connections: 16 });
   const counts: Record<string, number> = {};
   const ask = async (path: string) => {
@@ -143,7 +147,8 @@ async function main(): Promise<number> {
     exitCode: code,
   };
   const problems: string[] = [];
-  if (result.rssMb.growth > 10) problems.push(`the RSS floor grew ${result.rssMb.growth.toFixed(1)} MB after warm-up`);
+  const rssLimit = Number(process.env.SOAK_RSS_MB ?? 10);
+  if (result.rssMb.growth > rssLimit) problems.push(`the RSS floor grew ${result.rssMb.growth.toFixed(1)} MB after warm-up (limit ${rssLimit} MB)`);
   if (waiters !== 0) problems.push(`${waiters} waiters left`);
   if (last.fds > w.fds + 5) problems.push(`fds grew ${w.fds} -> ${last.fds}`);
   if (last.children > Math.max(1, w.children)) problems.push(`children grew ${w.children} -> ${last.children}`);

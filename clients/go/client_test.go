@@ -74,7 +74,8 @@ func TestWaitRetriesStartingThenAnswers(t *testing.T) {
 
 func TestWaitStartingUntilDeadline(t *testing.T) {
 	srv, _ := gate(t, [2]interface{}{503, `{"ready":false,"reason":"starting"}`})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	// long enough for a loaded machine to get at least one answer; the client then retries until the deadline
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	_, err := fast(srv.URL).Wait(ctx, "ns-1", WaitOptions{})
 	if !errors.Is(err, ErrStarting) {

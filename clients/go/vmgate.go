@@ -130,6 +130,9 @@ func (c *Client) Wait(ctx context.Context, netns string, opts WaitOptions) (*Ans
 				return &a, last
 			}
 		} else if !notUpYet(err) {
+			if last != nil && ctx.Err() != nil {
+				return last.Answer, last // the deadline ended a retry of "starting": say starting
+			}
 			return nil, err
 		}
 		if !c.pause(ctx, attempt) || time.Since(started) >= timeout {

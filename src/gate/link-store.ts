@@ -95,8 +95,11 @@ export class LinkStore extends EventEmitter {
         }
         const added = [...seen.values()].filter((n) => !this.byName.has(n.name));
         for (const ns of added) this.track(ns);
-        await this.readLinks(added);
-        for (const ns of added) this.emit('changed', ns.name);
+        // a namespace whose links could not be read last time is read again, not left unreadable for good
+        const retry = [...this.byName.values()].filter((n) => n.links === null && n.linkError !== undefined && !added.includes(n));
+        for (const ns of retry) delete ns.linkError;
+        await this.readLinks([...added, ...retry]);
+        for (const ns of [...added, ...retry]) this.emit('changed', ns.name);
       } while (this.refreshAgain);
     })().finally(() => (this.refreshing = null));
     return this.refreshing;

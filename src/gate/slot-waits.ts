@@ -171,7 +171,9 @@ export class SlotWaits extends EventEmitter {
       return { reason: 'netns-unwatched', error: `vmgate cannot follow ${req.netns}: it has no nsid ('ip netns set ${req.netns} auto' did not give it one), so its link events never arrive` };
     }
     if (!ns.links) {
-      return ns.linkError ? { reason: 'iface-not-found', error: `links of ${req.netns} could not be read: ${ns.linkError}` } : null;
+      if (!ns.linkError) return null;
+      this.rereadSoon();
+      return { reason: 'iface-not-found', error: `links of ${req.netns} could not be read: ${ns.linkError} (read again now)` };
     }
     const link = ns.links.get(req.iface);
     if (!link) return { reason: 'iface-not-found', error: `no interface '${req.iface}' in ${req.netns}` };
@@ -200,6 +202,15 @@ export class SlotWaits extends EventEmitter {
     if (reason === 'timeout') a.error = holders.length > 0 ? `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms although pid ${holders.map((h) => h.pid).join(',')} holds it` : `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms: no process has the tap attached`;
     this.emit('finished', a);
     return a;
+  }
+
+  private lastReread = 0;
+  /** a slot whose links could not be read gets another read, at most once a second */
+  private rereadSoon(): void {
+    const now = performance.now();
+    if (now - this.lastReread < 1000) return;
+    this.lastReread = now;
+    void this.store.refresh().catch(() => undefined);
   }
 
   private startPidPoll(): void {

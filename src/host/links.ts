@@ -17,8 +17,17 @@ export class LinkReader {
     for (let i = 0; i < parallel; i++) this.sockets.push(netlink.createRtNetlink());
   }
 
-  /** Links of each nsid; a namespace whose dump failed gets an Error instead. */
-  async readMany(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>> {
+  /** calls in turn: the package cannot run two dumps at once on one socket ("Multipart message not terminated") */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  /** Links of each nsid; a namespace whose dump failed gets an Error instead. Concurrent calls queue. */
+  readMany(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>> {
+    const run = this.turn.then(() => this.readManyNow(nsids));
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readManyNow(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>> {
     const out = new Map<number, LinkFacts[] | Error>();
     let next = 0;
     const worker = async (sock: RtSocket) => {
@@ -33,10 +42,6 @@ export class LinkReader {
     };
     await Promise.all(this.sockets.map(worker));
     return out;
-  }
-
-  read(nsid: number): Promise<LinkFacts[]> {
-    return this.dump(this.sockets[0]!, nsid);
   }
 
   private async dump(sock: RtSocket, nsid: number): Promise<LinkFacts[]> {
