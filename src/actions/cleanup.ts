@@ -85,8 +85,8 @@ export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Log
   return { fixed };
 }
 
-function refusal(pids: number[]): string {
-  return `orchestrator is running (pid ${pids.join(',')}): its idle slots are its pool; nothing was touched`;
+function refusal(pids: number[], more = false): string {
+  return `orchestrator is running (pid ${pids.join(',')}): its idle slots are its pool; nothing ${more ? 'more ' : ''}was touched`;
 }
 
 interface Held {
@@ -98,7 +98,8 @@ interface Held {
 
 /**
  * Holds an fd on each namespace first, so its inode cannot be reused by a new namespace while we look (inodes
- * are reused at once otherwise), then re-reads every process and the taps, then deletes what still has no user.
+ * are reused at once otherwise), then re-reads every process (the taps were re-read once after the settle), then
+ * deletes what still has no user.
  */
 async function verifyAndDelete(
   batch: SlotView[],
@@ -123,7 +124,8 @@ async function verifyAndDelete(
     const table = readProcessTable();
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
-    if (orchestrators.length > 0) return { refused: refusal(orchestrators.map((p) => p.pid)), fixed };
+    // earlier batches may have been deleted already: "nothing more"
+    if (orchestrators.length > 0) return { refused: refusal(orchestrators.map((p) => p.pid), true), fixed };
     const verified: Held[] = [];
     const now = Date.now();
     for (const h of held) {

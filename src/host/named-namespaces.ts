@@ -99,8 +99,9 @@ export function parseNetnsList(output: string): Map<string, number | null> | Par
 export async function readNsids(names?: string[], dir = NETNS_DIR, known?: NamedNamespaces): Promise<Map<string, number | null>> {
   const listing = known ?? listNamedNamespaces(dir);
   const list = names ?? listing.namespaces.map((n) => n.name);
-  // every entry a namespace mount: one `ip -j netns list` is the faster way (55 ms for 1000 against 80 ms)
-  if (!listing.error && listing.namespaces.every((n) => n.nsfs) && dir === NETNS_DIR) {
+  // many names, every entry a namespace mount: one `ip -j netns list` is faster (55 ms for 1000 against 80 ms);
+  // for a few names (a diagnosis, a fresh slot) asking the kernel beats a process that reads the whole directory
+  if (list.length > 64 && !listing.error && listing.namespaces.every((n) => n.nsfs) && dir === NETNS_DIR) {
     const r = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
     const all = r.exitCode === 0 ? parseNetnsList(r.stdout) : null;
     if (all instanceof Map) return new Map(list.map((n) => [n, all.get(n) ?? null]));

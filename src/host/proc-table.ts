@@ -106,10 +106,10 @@ function readThreads(dir: string): { tid: string; inode: number }[] {
   return out;
 }
 
-/** A thread's state letter; Z for a zombie leader whose fd table is gone. */
-function threadState(dir: string, tid: string): string {
+/** The state letter of a /proc/.../stat file (field 3, after the parenthesised comm); X when it cannot be read. */
+function stateOf(statPath: string): string {
   try {
-    const stat = readFileSync(`${dir}/task/${tid}/stat`, 'utf8');
+    const stat = readFileSync(statPath, 'utf8');
     return stat.charAt(stat.lastIndexOf(')') + 2);
   } catch {
     return 'X';
@@ -132,7 +132,7 @@ export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry |
     // threads share one fd table almost always; read it from a live thread, and again where a thread's namespace differs
     const readers = inodes.map((ino) => {
       const candidates = threads.filter((t) => t.inode === ino);
-      return (threads.length > 1 ? candidates.find((t) => threadState(dir, t.tid) !== 'Z') : undefined) ?? candidates[0]!;
+      return (threads.length > 1 ? candidates.find((t) => stateOf(`${dir}/task/${t.tid}/stat`) !== 'Z') : undefined) ?? candidates[0]!;
     });
     const seen = new Set<string>();
     for (const t of readers) {
@@ -217,29 +217,8 @@ export function commMatches(comm: string, wanted: string): boolean {
   return comm === wanted.slice(0, 15);
 }
 
-/** Orchestrator processes: comm is world-readable, so this works even where ns/net is not. */
-export function findByComm(procDir: string, wanted: string, pids?: string[]): ProcessRef[] {
-  const out: ProcessRef[] = [];
-  let list: string[];
-  try {
-    list = pids ?? listPids(procDir);
-  } catch {
-    return out;
-  }
-  for (const pid of list) {
-    const comm = readComm(`${procDir}/${pid}`);
-    if (commMatches(comm, wanted)) out.push({ pid: Number(pid), comm });
-  }
-  return out;
-}
-
+/** Z (zombie) and X (dead, or gone) count as not alive. */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // field 3, after the parenthesised comm: Z (zombie) and X (dead) count as gone
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
+  const state = stateOf(`/proc/${pid}/stat`);
+  return state !== 'Z' && state !== 'X';
 }

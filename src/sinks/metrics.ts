@@ -42,13 +42,13 @@ export function createMetrics(gate: Gate): Registry {
   });
   new Gauge({
     name: 'vmgate_namespaces',
-    help: 'Slot namespaces by state (active, starting, idle)',
+    help: 'Slot namespaces by state (active, starting, idle, unknown)',
     labelNames: ['state'],
     registers: [registry],
     collect() {
       const view = classifySlots(liveFacts(gate.store, gate.config), gate.config);
       this.reset();
-      for (const s of ['active', 'starting', 'idle']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
+      for (const s of ['active', 'starting', 'idle', 'unknown']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
     },
   });
   new Gauge({
