@@ -1,8 +1,8 @@
 import { diagnose } from '../checks/diagnose-verdict.js';
-import { classifySlots } from '../checks/slots.js';
+import type { SlotsView } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
-import { probeGuest, readSlotDetails } from '../host/slot-details.js';
-import { takeSnapshot } from '../host/snapshot.js';
+import { NETNS_DIR } from '../host/named-namespaces.js';
+import { probeGuest, readSlotDetails, type ProcessSource } from '../host/slot-details.js';
 import type { Diagnosis } from '../checks/diagnose-verdict.js';
 import type { SlotDetails } from '../host/slot-details.js';
 
@@ -14,23 +14,26 @@ export interface DiagnosedSlot {
 
 export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 
-export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null): Promise<DiagnosedSlot> {
-  const facts = await readSlotDetails(netns, config.tap);
+export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null, source?: ProcessSource): Promise<DiagnosedSlot> {
+  const facts = await readSlotDetails(netns, config.tap, NETNS_DIR, source);
   // without carrier no packet reaches the guest: probing would only wait for its timeout
   if (guest && facts.tap.carrier) facts.guest = await probeGuest(netns, guest);
   return { facts, diagnosis: diagnose(facts, config.tap) };
 }
 
 /** The healthiest active slot other than this one: a holder attached and carrier up. */
-export async function pickCompare(config: HostConfig, exclude: string): Promise<string | null> {
-  const view = classifySlots(await takeSnapshot(config), config);
-  const good = view.slots.find((s) => s.name !== exclude && s.taps.some((t) => t.name === config.tap && t.carrier && t.holders.length === 1));
+export function pickCompare(view: SlotsView, tap: string, exclude: string): string | null {
+  const good = view.slots.find((s) => s.name !== exclude && s.taps.some((t) => t.name === tap && t.carrier && t.holders.length === 1));
   return good?.name ?? null;
 }
 
-export async function diagnoseWithCompare(config: HostConfig, netns: string, compareName: string | null | undefined, guest: string | null) {
-  const other = compareName === undefined ? await pickCompare(config, netns) : compareName;
-  const [slot, compare] = await Promise.all([diagnoseSlot(netns, config, guest), other ? diagnoseSlot(other, config, guest) : Promise.resolve(null)]);
+/**
+ * A slot, and beside it another (named, or the healthiest active one when compareName is undefined). `slots` gives
+ * the view to pick from (the CLI: a snapshot; serve: its live facts); `source` where processes are looked for.
+ */
+export async function diagnoseWithCompare(config: HostConfig, netns: string, compareName: string | null | undefined, guest: string | null, slots: () => Promise<SlotsView>, source?: ProcessSource) {
+  const other = compareName === undefined ? pickCompare(await slots(), config.tap, netns) : compareName;
+  const [slot, compare] = await Promise.all([diagnoseSlot(netns, config, guest, source), other ? diagnoseSlot(other, config, guest, source) : Promise.resolve(null)]);
   return { slot, compare };
 }
 

@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { HostConfig } from '../config/host-config.js';
-import { LinkMonitor } from '../host/link-monitor.js';
-import { LinkReader } from '../host/links.js';
-import { NetnsDirWatch } from '../host/netns-dir-watch.js';
+import type { GateHost } from './gate-host.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import { LinkStore } from './link-store.js';
+import { LiveFacts } from './live-facts.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
+import type { WaitAnswer, WaitRequest } from './wait-answer.js';
 
 export interface GateOptions {
   /** which namespaces to follow (serve: the pattern; wait: one name) */
@@ -15,70 +15,108 @@ export interface GateOptions {
   recheckMs: number;
   /** whether slot waits need a ready host (serve: yes; the wait command: no) */
   gateOnHost: boolean;
-  /** gives slot namespaces without an nsid one (actions/assign-nsids, wired by the CLI); without it they stay unwatched */
-  assignNsids?: (names: string[], dir: string) => Promise<unknown>;
+  /** first delay before restarting a dead watcher (doubles up to maxBackoffMs) */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** how often the given pids are looked at */
+  pidPollMs?: number;
 }
 
 /**
- * The readiness gate's engine: subscribe (ip monitor), then read (resync), then follow events. A dead monitor
- * is restarted with backoff and followed by a resync. Emits 'verdict'(now, before) and 'watcher'(event, detail).
+ * The readiness gate's engine: subscribe (the link event source), then read (resync), then follow events. A dead
+ * source is restarted with backoff and followed by a resync. Everything it knows of the host comes through the
+ * GateHost it is given. Emits 'verdict'(now, before), 'watcher'(event, detail) and 'finished'(answer).
  */
 export class Gate extends EventEmitter {
-  readonly reader = new LinkReader(4);
-  readonly store: LinkStore;
-  readonly waits: SlotWaits;
-  private readonly monitor = new LinkMonitor();
-  private dirWatch: NetnsDirWatch | null = null;
+  private readonly store: LinkStore;
+  private readonly waits: SlotWaits;
+  private readonly live: LiveFacts;
+  private dirWatch: { close(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
-  private backoffMs = 100;
+  private backoffMs: number;
   private startAttempted = false;
   private stopped = false;
   private watcherHealthy = false;
   private watcherMessage = 'link watcher not started';
-  verdict: HostVerdict = STARTING;
-  restarts = 0;
+  private current: HostVerdict = STARTING;
+  private restartCount = 0;
   private markEvaluated!: () => void;
   private readonly firstEvaluation = new Promise<void>((r) => (this.markEvaluated = r));
 
   constructor(
     readonly config: HostConfig,
+    private readonly host: GateHost,
     private readonly opts: GateOptions,
   ) {
     super();
-    this.store = new LinkStore(opts.owns, this.reader, undefined, opts.assignNsids);
-    const host: HostGateView = {
-      state: () => (this.verdict.reason === 'starting' ? 'starting' : this.verdict.ready ? 'ready' : 'not-ready'),
-      failing: () => describeFailing(this.verdict),
+    this.backoffMs = opts.backoffMs ?? 100;
+    this.store = new LinkStore(opts.owns, host);
+    const view: HostGateView = {
+      state: () => (this.current.reason === 'starting' ? 'starting' : this.current.ready ? 'ready' : 'not-ready'),
+      failing: () => describeFailing(this.current),
       evaluated: () => this.firstEvaluation,
     };
-    this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, host: opts.gateOnHost ? host : ALWAYS_READY });
-    this.monitor.on('event', (ev) => this.store.apply(ev));
-    this.monitor.on('exit', (reason: string) => this.onMonitorExit(reason));
+    this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, gate: opts.gateOnHost ? view : ALWAYS_READY, host, pidPollMs: opts.pidPollMs });
+    this.waits.on('finished', (a: WaitAnswer) => this.emit('finished', a));
+    this.live = new LiveFacts(this.store, host, config);
+    host.events.onEvent((ev) => this.store.apply(ev));
+    host.events.onExit((reason) => this.onSourceExit(reason));
     this.store.on('removed', () => this.scheduleEvaluate());
     // however a name got tracked (inotify, or a wait that read a fresh slot first), the verdict counts it
-    this.store.on('tracked', () => this.scheduleEvaluate());
+    this.store.on('tracked', () => {
+      host.holders.touch();
+      this.scheduleEvaluate();
+    });
   }
 
   get healthy(): boolean {
     return this.watcherHealthy;
   }
 
-  get monitorPid(): number | undefined {
-    return this.monitor.pid;
+  get verdict(): HostVerdict {
+    return this.current;
+  }
+
+  get restarts(): number {
+    return this.restartCount;
+  }
+
+  /** slot waits in flight */
+  get waiting(): number {
+    return this.waits.count;
+  }
+
+  /** slot namespaces followed */
+  get slotCount(): number {
+    return this.store.byName.size;
+  }
+
+  /** A slot wait: resolves with the answer, or null when the client went away (signal aborted) first. */
+  wait(req: WaitRequest, signal?: AbortSignal): Promise<WaitAnswer | null> {
+    return this.waits.wait(req, signal);
+  }
+
+  /** Facts for /inventory and /metrics: the live link state plus a process pass that yields, shared and reused briefly. */
+  facts() {
+    return this.live.get();
   }
 
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
   async start(): Promise<void> {
-    this.dirWatch = new NetnsDirWatch(() => void this.store.refresh().then(() => this.scheduleEvaluate()).catch((err) => this.emit('watcher', 'refresh-failed', (err as Error).message)));
+    this.dirWatch = this.host.watchNamespaces(() => {
+      this.store
+        .refresh()
+        .then(() => this.scheduleEvaluate())
+        .catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
+    });
     this.recheckTimer = setInterval(() => this.evaluate(), this.opts.recheckMs);
     this.recheckTimer.unref();
+    this.host.holders.start();
     try {
-      await this.monitor.start();
-      await this.store.resync();
-      this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (ip monitor pid ${this.monitor.pid})`);
+      await this.follow();
     } catch (err) {
-      this.monitor.stop();
+      this.host.events.stop();
       this.setWatcher(false, `link watcher could not start: ${(err as Error).message}; retrying`);
       this.emit('watcher', 'start-failed', (err as Error).message);
       this.scheduleRestart();
@@ -87,13 +125,22 @@ export class Gate extends EventEmitter {
     this.evaluate();
   }
 
+  /** Subscribe, then read everything: events that arrive during the read are replayed after it. */
+  private async follow(): Promise<void> {
+    await this.host.events.start();
+    if (this.stopped) return this.host.events.stop();
+    await this.store.resync();
+    const restarted = this.restartCount > 0 ? `, restarted ${this.restartCount}x` : '';
+    this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (${this.host.events.describe()}${restarted})`);
+  }
+
   evaluate(): void {
     // nothing is judged before start() has made its first attempt: an early verdict would say "watcher not started"
     if (this.stopped || !this.startAttempted) return;
-    const before = this.verdict;
+    const before = this.current;
     const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
-    const now = evaluateHost(this.config, this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage, unwatched });
-    this.verdict = now;
+    const now = evaluateHost(this.config, this.host.gateFacts(), this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage, unwatched });
+    this.current = now;
     this.markEvaluated();
     if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
   }
@@ -113,7 +160,7 @@ export class Gate extends EventEmitter {
     this.watcherMessage = message;
   }
 
-  private onMonitorExit(reason: string): void {
+  private onSourceExit(reason: string): void {
     if (this.stopped) return;
     this.setWatcher(false, `link watcher down: ${reason}; restarting`);
     this.emit('watcher', 'down', reason);
@@ -124,38 +171,40 @@ export class Gate extends EventEmitter {
   private scheduleRestart(): void {
     if (this.stopped || this.restartTimer) return;
     const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, 5000);
-    this.restartTimer = setTimeout(async () => {
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
+    this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped) return;
-      this.restarts += 1;
-      try {
-        await this.monitor.start();
-        await this.store.resync();
-        this.backoffMs = 100;
-        this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (ip monitor pid ${this.monitor.pid}, restarted ${this.restarts}x)`);
-        this.emit('watcher', 'restarted', `ip monitor pid ${this.monitor.pid}`);
-        this.waits.recheckAll();
-        this.evaluate();
-      } catch (err) {
-        // the monitor just started must not outlive a failed re-read: at most one ip monitor, ever
-        this.monitor.stop();
-        this.emit('watcher', 'restart-failed', (err as Error).message);
-        this.scheduleRestart();
-      }
+      this.restartCount += 1;
+      this.follow().then(
+        () => {
+          if (this.stopped) return;
+          this.backoffMs = this.opts.backoffMs ?? 100;
+          this.emit('watcher', 'restarted', this.host.events.describe());
+          this.waits.recheckAll();
+          this.evaluate();
+        },
+        (err: Error) => {
+          // the source just started must not outlive a failed re-read: at most one ip monitor, ever
+          this.host.events.stop();
+          this.emit('watcher', 'restart-failed', err.message);
+          this.scheduleRestart();
+        },
+      );
     }, delay);
   }
 
-  /** Answers waits in flight with shutting-down, stops the monitor (no child outlives us) and the timers. */
+  /** Answers waits in flight with shutting-down, stops the event source (no child outlives us) and the timers. */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     this.waits.shutdown();
-    this.monitor.stop();
+    this.host.events.stop();
+    this.host.holders.stop();
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    this.reader.close();
+    this.host.close();
   }
 }
 

@@ -3,10 +3,7 @@ import { checkNetnsCapacity } from '../checks/netns-capacity.js';
 import { checkTunDevice } from '../checks/tun-device.js';
 import type { CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
-import { readMaxNetNamespaces } from '../host/kernel-limits.js';
-import { readNamedNamespaces, NETNS_DIR } from '../host/named-namespaces.js';
-import { readTunDevice } from '../host/tun-device.js';
-import { readSelfFacts } from '../host/visibility.js';
+import type { GateHostFacts } from '../host/gate-facts.js';
 
 export interface HostVerdict {
   ready: boolean;
@@ -26,15 +23,15 @@ export interface WatcherHealth {
 }
 
 /** The host gate: tun device usable, namespace capacity below the limit, link watcher healthy. Leftovers are not its business. */
-export function evaluateHost(config: HostConfig, ownedCount: number, watcher: WatcherHealth, netnsDir = NETNS_DIR): HostVerdict {
-  const named = readNamedNamespaces(netnsDir);
+export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCount: number, watcher: WatcherHealth): HostVerdict {
+  const named = facts.named;
   const total = named.length;
-  const kernel = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
+  const kernel = config.maxNamespaces === null ? facts.kernelLimit : null;
   const checks: CheckResult[] = [
-    checkTunDevice(readTunDevice(config.tunPath)),
+    checkTunDevice(facts.tun),
     checkNetnsCapacity({ total, owned: ownedCount, limit: config.maxNamespaces ?? kernel, limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown' }, config),
     linkWatcherCheck(watcher),
-    checkGateVisibility(readSelfFacts(), named.filter((n) => !n.nsfs).map((n) => n.name)),
+    checkGateVisibility(facts.self, named.filter((n) => !n.nsfs).map((n) => n.name)),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
 }

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { LinkReader, readLinksByName } from '../host/links.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
-import { listNamedNamespaces, readNsids, NETNS_DIR } from '../host/named-namespaces.js';
 import type { LinkFacts } from '../host/types.js';
+import type { GateHost } from './gate-host.js';
+
+/** The part of the host the store reads (and the one change it makes: nsids for slots that have none). */
+export type StoreHost = Pick<GateHost, 'readLinks' | 'readLinksByName' | 'listNamespaces' | 'readNsids' | 'assignNsids'>;
 
 export interface TrackedNamespace {
   name: string;
@@ -29,10 +31,7 @@ export class LinkStore extends EventEmitter {
 
   constructor(
     private readonly owns: (name: string) => boolean,
-    private readonly reader: LinkReader,
-    private readonly netnsDir = NETNS_DIR,
-    /** gives namespaces an nsid (a change of the host: handed in from actions/ by the CLI, never imported here) */
-    private readonly assignNsids: (names: string[], dir: string) => Promise<unknown> = async () => undefined,
+    private readonly host: StoreHost,
   ) {
     super();
   }
@@ -122,14 +121,14 @@ export class LinkStore extends EventEmitter {
 
   /** Owned names with inode, age and nsid; owned namespaces without an nsid get one first. */
   private async readNames(): Promise<Map<string, TrackedNamespace>> {
-    const listing = listNamedNamespaces(this.netnsDir);
+    const listing = this.host.listNamespaces();
     const named = listing.namespaces.filter((n) => this.owns(n.name));
     const names = named.map((n) => n.name);
-    let nsids = named.length > 0 ? await readNsids(names, this.netnsDir, listing) : new Map<string, number | null>();
+    let nsids = named.length > 0 ? await this.host.readNsids(names, listing) : new Map<string, number | null>();
     const missing = named.filter((n) => n.nsfs && (nsids.get(n.name) ?? null) === null).map((n) => n.name);
     if (missing.length > 0) {
-      await this.assignNsids(missing, this.netnsDir);
-      nsids = await readNsids(names, this.netnsDir);
+      await this.host.assignNsids(missing);
+      nsids = await this.host.readNsids(names);
     }
     return new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
   }
@@ -138,7 +137,7 @@ export class LinkStore extends EventEmitter {
     const withId = list.filter((n) => n.nsid !== null);
     for (const n of withId) if (!this.pending.has(n.nsid!)) this.pending.set(n.nsid!, []);
     try {
-      const dumps = await this.reader.readMany(withId.map((n) => n.nsid!));
+      const dumps = await this.host.readLinks(withId.map((n) => n.nsid!));
       for (const n of withId) {
         const r = dumps.get(n.nsid!);
         if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
@@ -153,7 +152,7 @@ export class LinkStore extends EventEmitter {
     }
     for (const n of list.filter((x) => x.nsid === null)) {
       try {
-        n.links = new Map((await readLinksByName(n.name)).map((l) => [l.name, l]));
+        n.links = new Map((await this.host.readLinksByName(n.name)).map((l) => [l.name, l]));
       } catch (err) {
         n.linkError = (err as Error).message.split('\n')[0];
       }

@@ -1,9 +1,6 @@
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
-import { NETNS_DIR } from '../host/named-namespaces.js';
 import { performance } from 'node:perf_hooks';
-import { HolderLookup } from '../host/holder-lookup.js';
-import { isAlive } from '../host/proc-table.js';
+import type { GateHost } from './gate-host.js';
 import type { LinkStore } from './link-store.js';
 import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
 
@@ -31,14 +28,16 @@ export interface HostGateView {
 
 export const ALWAYS_READY: HostGateView = { state: () => 'ready', failing: () => '', evaluated: () => Promise.resolve() };
 
+/** What a slot wait reads of the host itself: a fresh name, tap holders, whether the VMM lives. */
+export type WaitHost = Pick<GateHost, 'namespaceExists' | 'holders' | 'isAlive'>;
+
 export interface SlotWaitsOptions {
   maxWaiters: number;
   /** the host gate: a slot wait waits for its first evaluation, and on a host that is not ready answers host-not-ready */
-  host: HostGateView;
+  gate: HostGateView;
+  host: WaitHost;
   /** how often the given pids are looked at (a vanished VMM answers within this) */
   pidPollMs?: number;
-  /** where named namespaces live (tests) */
-  netnsDir?: string;
 }
 
 /**
@@ -49,8 +48,6 @@ export class SlotWaits extends EventEmitter {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private pidTimer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** one /proc pass per event-loop turn, shared by every answer given in it */
-  private readonly holderLookup = new HolderLookup();
   /** waits still waiting for the first evaluation: released at shutdown */
   private readonly startingWaits = new Set<() => void>();
 
@@ -59,7 +56,11 @@ export class SlotWaits extends EventEmitter {
     private readonly opts: SlotWaitsOptions,
   ) {
     super();
-    store.on('changed', (name: string) => this.recheck(name));
+    store.on('changed', (name: string) => {
+      // a link changed: a process may have attached or detached; the holder index picks up new pids before answering
+      opts.host.holders.touch();
+      this.recheck(name);
+    });
     store.on('removed', (name: string) => this.recheck(name));
   }
 
@@ -73,7 +74,7 @@ export class SlotWaits extends EventEmitter {
   async wait(req: WaitRequest, signal?: AbortSignal): Promise<WaitAnswer | null> {
     const started = performance.now();
     if (this.closed) return this.answer(req, started, 'shutting-down');
-    const host = this.opts.host;
+    const host = this.opts.gate;
     if (host.state() === 'starting') {
       // starting is not "no": wait for the first evaluation within the request's own deadline
       let release = () => {};
@@ -88,7 +89,7 @@ export class SlotWaits extends EventEmitter {
     if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
     // created a moment ago, before inotify told us: read it now rather than answer netns-not-found, but never
     // past the request's own deadline (a refresh can run long while namespaces churn)
-    if (!this.store.get(req.netns) && existsSync(`${this.opts.netnsDir ?? NETNS_DIR}/${req.netns}`)) {
+    if (!this.store.get(req.netns) && this.opts.host.namespaceExists(req.netns)) {
       const left = Math.max(0, req.timeoutMs - (performance.now() - started));
       await Promise.race([this.store.refresh().catch(() => undefined), delay(left)]);
       if (signal?.aborted) return null;
@@ -130,7 +131,7 @@ export class SlotWaits extends EventEmitter {
    * re-judges them within seconds).
    */
   private expire(w: Waiter): void {
-    if (this.opts.host.state() === 'not-ready') return w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.host.failing()}`);
+    if (this.opts.gate.state() === 'not-ready') return w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.gate.failing()}`);
     w.finish('timeout');
   }
 
@@ -179,7 +180,7 @@ export class SlotWaits extends EventEmitter {
     if (!link) return { reason: 'iface-not-found', error: `no interface '${req.iface}' in ${req.netns}` };
     if (!link.adminUp) return { reason: 'iface-admin-down', error: `${req.netns}/${req.iface} is administratively down: carrier can never come ('ip -n ${req.netns} link set ${req.iface} up')` };
     if (link.carrier) return { reason: 'carrier-up' };
-    if (req.pid !== undefined && !isAlive(req.pid)) return { reason: 'vmm-exited', error: `pid ${req.pid} exited before ${req.netns}/${req.iface} got carrier` };
+    if (req.pid !== undefined && !this.opts.host.isAlive(req.pid)) return { reason: 'vmm-exited', error: `pid ${req.pid} exited before ${req.netns}/${req.iface} got carrier` };
     return null;
   }
 
@@ -187,7 +188,7 @@ export class SlotWaits extends EventEmitter {
     const ns = this.store.get(req.netns);
     const link = ns?.links?.get(req.iface);
     const carrier = Boolean(link?.carrier);
-    const holders = ns && link ? this.holderLookup.holders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
+    const holders = ns && link ? this.opts.host.holders.holders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
     const a: WaitAnswer = {
       ready: reason === 'carrier-up',
       reason,
@@ -221,7 +222,7 @@ export class SlotWaits extends EventEmitter {
         for (const w of [...set]) {
           if (w.req.pid === undefined) continue;
           any = true;
-          if (!isAlive(w.req.pid)) w.finish('vmm-exited', `pid ${w.req.pid} exited before ${w.req.netns}/${w.req.iface} got carrier`);
+          if (!this.opts.host.isAlive(w.req.pid)) w.finish('vmm-exited', `pid ${w.req.pid} exited before ${w.req.netns}/${w.req.iface} got carrier`);
         }
       }
       if (!any) this.stopPidPoll();

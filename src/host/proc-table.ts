@@ -86,6 +86,28 @@ export function readProcessTable(procDir = '/proc'): ProcessTable {
   return { processes };
 }
 
+/**
+ * The same pass for a long-running process (serve's /inventory and /metrics): a few processes per event-loop turn,
+ * so a host with thousands of them never stalls the answers in between.
+ */
+export async function readProcessTableAsync(procDir = '/proc', chunk = 25): Promise<ProcessTable> {
+  let pids: string[];
+  try {
+    pids = listPids(procDir);
+  } catch (err) {
+    return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
+  }
+  const processes: ProcessEntry[] = [];
+  for (let i = 0; i < pids.length; i += chunk) {
+    for (const pid of pids.slice(i, i + chunk)) {
+      const entry = readProcessEntry(Number(pid), procDir);
+      if (entry) processes.push(entry);
+    }
+    await new Promise((r) => setImmediate(r));
+  }
+  return { processes };
+}
+
 /** The numeric entries of /proc: one per process (threads are under /proc/PID/task). */
 export function listPids(procDir = '/proc'): string[] {
   return readdirSync(procDir).filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57);

@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { parseIpLinkJson } from './links.js';
 import { NETNS_DIR, readNsids } from './named-namespaces.js';
 import { namespaceMounts, readProcessDetails, type ProcessDetails } from './process-details.js';
-import { readProcessTable } from './proc-table.js';
+import { readProcessTable, type ProcessEntry } from './proc-table.js';
 import type { ProcessRef } from './types.js';
 
 export interface TapDetails {
@@ -41,8 +41,15 @@ export interface SlotDetails {
   guest?: GuestProbe;
 }
 
+/**
+ * Where the processes come from: the whole process table (default: also finds processes outside that hold the
+ * namespace by an fd), or only the processes known to be inside (serve, after a failed wait: never a whole-host
+ * pass per diagnosis; fd holders outside are then not looked for).
+ */
+export type ProcessSource = (netnsInode: number) => ProcessEntry[];
+
 /** Everything the incident's operator looked up by hand, for one slot. A few processes: this is one namespace. */
-export async function readSlotDetails(netns: string, tapName: string, dir = NETNS_DIR): Promise<SlotDetails> {
+export async function readSlotDetails(netns: string, tapName: string, dir = NETNS_DIR, source?: ProcessSource): Promise<SlotDetails> {
   const path = `${dir}/${netns}`;
   const empty: TapDetails = { name: tapName, exists: false, adminUp: false, carrier: false, operstate: 'UNKNOWN', flags: [], holders: [], unattached: [] };
   if (!existsSync(path)) {
@@ -54,7 +61,7 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
     execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
     execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
   ]);
-  const procs = readProcessTable().processes;
+  const procs = source ? source(st.ino) : readProcessTable().processes;
   const inside = procs.filter((p) => p.netnsInodes.includes(st.ino));
   const parsedLinks = addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : [];
   const links = Array.isArray(parsedLinks) ? parsedLinks : [];

@@ -1,35 +1,24 @@
+import { classifySlots } from '../checks/slots.js';
+import { AfterWaitDiagnoses, type FailedWait } from '../diagnose/after-waits.js';
 import { diagnoseSlot, diagnoseWithCompare, diagnosisJson } from '../diagnose/diagnose-slot.js';
 import type { Gate } from '../gate/gate.js';
 import { NETNS_NAME, type WaitAnswer } from '../gate/wait-answer.js';
+import type { ProcessSource } from '../host/slot-details.js';
 import type { ExtraRoute } from './http/server.js';
-import { LogLimiter } from './log-limiter.js';
 import type { Logger } from './log.js';
 
-const MAX_DIAGNOSES_IN_FLIGHT = 2;
-
 /**
- * After a slot wait ends in timeout or vmm-exited, one more line with the likely cause (after the answer is sent).
- * Bounded: the first per netns and reason, then at most 2 a second, never more than 2 at once (each runs a few
- * processes); the rest are only counted in the wait log's summary.
+ * After a slot wait ends in timeout or vmm-exited, a line with the likely cause, after the answer is sent:
+ * coalesced per namespace and bounded (diagnose/after-waits.ts). Processes come from the gate's holder index
+ * (only those inside the namespace), so a diagnosis never passes over the whole host.
  */
-export function logDiagnoses(gate: Gate, log: Logger): void {
-  const limiter = new LogLimiter((counts, total) => log.info({ skippedDiagnoses: counts, total }, `${total} diagnoses after failed waits skipped (rate limit)`), 2);
-  let inFlight = 0;
-  gate.waits.on('finished', (a: WaitAnswer) => {
-    if (a.reason !== 'timeout' && a.reason !== 'vmm-exited') return;
-    if (inFlight >= MAX_DIAGNOSES_IN_FLIGHT || !limiter.allow(a.reason, `${a.netns}|${a.reason}`)) return;
-    inFlight += 1;
-    setImmediate(async () => {
-      try {
-        const d = await diagnoseSlot(a.netns, { ...gate.config, tap: a.iface }, null);
-        log.warn({ netns: a.netns, tap: a.iface, reason: a.reason, verdict: d.diagnosis.verdict, pid: a.pid }, `diagnose ${a.netns}: ${d.diagnosis.verdict}: ${d.diagnosis.cause}; next: ${d.diagnosis.next}`);
-      } catch (err) {
-        log.debug({ netns: a.netns, err: (err as Error).message }, 'diagnose after a failed wait did not finish');
-      } finally {
-        inFlight -= 1;
-      }
-    });
+export function logDiagnoses(gate: Gate, log: Logger, source: ProcessSource): AfterWaitDiagnoses {
+  const run = async (w: FailedWait) => (await diagnoseSlot(w.netns, { ...gate.config, tap: w.iface }, null, source)).diagnosis;
+  const queue = new AfterWaitDiagnoses(run, log);
+  gate.on('finished', (a: WaitAnswer) => {
+    if (a.reason === 'timeout' || a.reason === 'vmm-exited') queue.failed({ netns: a.netns, iface: a.iface, reason: a.reason, pid: a.pid });
   });
+  return queue;
 }
 
 /**
@@ -37,7 +26,7 @@ export function logDiagnoses(gate: Gate, log: Logger): void {
  * the configured guest address (serve --guest): any local user may call it, so it must not tell what else exists
  * or become a port scanner run as root from inside any namespace.
  */
-export function diagnoseRoute(gate: Gate, guest: string): ExtraRoute {
+export function diagnoseRoute(gate: Gate, guest: string, source: ProcessSource): ExtraRoute {
   return async (params) => {
     const netns = params.get('netns');
     const compare = params.get('compare');
@@ -51,7 +40,8 @@ export function diagnoseRoute(gate: Gate, guest: string): ExtraRoute {
     for (const name of [netns, compare]) {
       if (name !== null && !gate.config.netnsPattern.test(name)) return { status: 404, body: { verdict: 'netns-not-found', error: `no slot namespace '${name}' (matching --netns-pattern)` } };
     }
-    const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest);
+    const slots = async () => classifySlots(await gate.facts(), gate.config);
+    const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest, slots, source);
     return { status: slot.facts.exists ? 200 : 404, body: diagnosisJson(slot, other) };
   };
 }

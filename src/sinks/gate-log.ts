@@ -13,7 +13,7 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
   const limiter = new LogLimiter((counts, total) =>
     log.warn({ suppressed: counts, total }, `${total} more failed slot waits not logged one by one: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`),
   );
-  gate.waits.on('finished', (a: WaitAnswer) => {
+  gate.on('finished', (a: WaitAnswer) => {
     const line = { netns: a.netns, tap: a.iface, reason: a.reason, waitedMs: a.waitedMs, pid: a.pid ?? a.holders[0]?.pid, holders: a.holders.map((h) => `${h.pid}/${h.comm}`) };
     if (a.reason === 'carrier-up') log.info(line, `${a.netns}/${a.iface} has carrier after ${a.waitedMs}ms${a.holders.length ? ` (held by ${line.holders.join(', ')})` : ''}`);
     else if (limiter.allow(a.reason, `${a.netns}|${a.reason}`)) log.warn(line, `${a.netns}/${a.iface} wait ended ${a.reason} after ${a.waitedMs}ms${a.error ? `: ${a.error}` : ''}`);

@@ -2,7 +2,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { classifySlots } from '../checks/slots.js';
 import type { Gate } from '../gate/gate.js';
-import { liveFacts } from '../gate/live-facts.js';
 import type { WaitAnswer } from '../gate/wait-answer.js';
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
@@ -45,8 +44,8 @@ export function createMetrics(gate: Gate): Registry {
     help: 'Slot namespaces by state (active, starting, idle, unknown)',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const view = classifySlots(liveFacts(gate.store, gate.config), gate.config);
+    async collect() {
+      const view = classifySlots(await gate.facts(), gate.config);
       this.reset();
       for (const s of ['active', 'starting', 'idle', 'unknown']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
     },
@@ -56,7 +55,7 @@ export function createMetrics(gate: Gate): Registry {
     help: 'Slot waits in flight',
     registers: [registry],
     collect() {
-      this.set(gate.waits.count);
+      this.set(gate.waiting);
     },
   });
   new Gauge({
@@ -75,7 +74,7 @@ export function createMetrics(gate: Gate): Registry {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
     registers: [registry],
   });
-  gate.waits.on('finished', (a: WaitAnswer) => {
+  gate.on('finished', (a: WaitAnswer) => {
     waits.inc({ reason: a.reason });
     duration.observe({ reason: a.reason }, a.waitedMs / 1000);
   });

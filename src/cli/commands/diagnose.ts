@@ -3,6 +3,8 @@ import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { NETNS_NAME } from '../../gate/wait-answer.js';
 import { DEFAULT_GUEST, diagnoseWithCompare, diagnosisJson, validGuest } from '../../diagnose/diagnose-slot.js';
+import { classifySlots } from '../../checks/slots.js';
+import { takeSnapshot } from '../../host/snapshot.js';
 import { formatDiagnosis } from '../../sinks/diagnose-report.js';
 import { print } from '../command.js';
 
@@ -15,7 +17,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`diagnose: --guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
   const config = hostConfig(o);
-  const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest);
+  const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest, async () => classifySlots(await takeSnapshot(config), config));
   print(o.json ? JSON.stringify(diagnosisJson(slot, compare)) : formatDiagnosis(slot, compare, config.tap));
   return slot.diagnosis.verdict === 'healthy' ? 0 : 1;
 }

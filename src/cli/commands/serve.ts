@@ -3,7 +3,7 @@ import { durationOption, hostConfig, logConfig, str } from '../../config/host-co
 import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assignNsids } from '../../actions/assign-nsids.js';
+import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
 import { failingIds, type HostVerdict } from '../../gate/host-verdict.js';
 import { GATE_KEYS, NodeMetaPublisher } from '../../sinks/nomad-meta.js';
@@ -33,16 +33,17 @@ export async function run(o: ParsedOptions): Promise<number> {
   const listen = parseListen(str(o, 'listen'));
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
-  const gate = new Gate(config, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true, assignNsids });
+  const host = realGateHost(config.tunPath);
+  const gate = new Gate(config, host, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
   const waitLog = logGate(gate, log);
-  logDiagnoses(gate, log);
+  const diagnoses = logDiagnoses(gate, log, host.processesIn);
   const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;
   if (meta) {
     gate.on('verdict', (v: HostVerdict) => {
       if (v.reason !== 'starting') void meta.publish(String(v.ready), failingIds(v));
     });
   }
-  const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate, guest) });
+  const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });
   // bind first: callers get 503 "starting" instead of connection refused while the first read runs
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${str(o, 'listen')}: ${err.code ?? err.message}`)));
@@ -60,6 +61,7 @@ export async function run(o: ParsedOptions): Promise<number> {
       server.close();
       gate.stop();
       waitLog.stop();
+      diagnoses.stop();
       setImmediate(() => server.closeAllConnections());
       // unset the node metadata, but never let Nomad hold up the exit beyond a second
       const unset = meta ? Promise.race([meta.unset(), sleep(1000)]) : Promise.resolve();

@@ -1,7 +1,7 @@
 import { durationOption, logConfig, str } from '../../config/host-config.js';
 import { HOST_OPTIONS, parseOptions, type ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
-import { assignNsids } from '../../actions/assign-nsids.js';
+import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
 import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
 import { hostConfig } from '../../config/host-config.js';
@@ -26,11 +26,11 @@ export async function run(o: ParsedOptions): Promise<number> {
   if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
   // follows exactly one namespace; the host options keep their defaults
   const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
-  const gate = new Gate(config, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false, assignNsids });
+  const gate = new Gate(config, realGateHost(config.tunPath), { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
   try {
     await gate.start();
     if (!gate.healthy) throw new Error(gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'link watcher down');
-    const answer = (await gate.waits.wait(req))!;
+    const answer = (await gate.wait(req))!;
     const line = { netns: answer.netns, tap: answer.iface, reason: answer.reason, waitedMs: answer.waitedMs, pid: answer.pid };
     if (answer.ready) log.debug(line, describeAnswer(answer));
     else log.warn(line, describeAnswer(answer).split('\n').join(': '));

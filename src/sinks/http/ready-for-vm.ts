@@ -42,7 +42,7 @@ export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerRe
     if (!res.writableFinished) abort.abort();
   };
   res.on('close', onClose);
-  const answer = await gate.waits.wait(parsed, abort.signal);
+  const answer = await gate.wait(parsed, abort.signal);
   res.off('close', onClose);
   if (answer === null || res.destroyed) return;
   const body: Record<string, unknown> = { ...answer };

@@ -2,7 +2,6 @@ import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import { classifySlots } from '../../checks/slots.js';
 import type { Gate } from '../../gate/gate.js';
-import { liveFacts } from '../../gate/live-facts.js';
 import { inventoryJson } from '../inventory-report.js';
 import type { Logger } from '../log.js';
 import { readyForVm } from './ready-for-vm.js';
@@ -32,7 +31,7 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
         case '/healthz':
           return sendJson(res, gate.healthy ? 200 : 503, { ok: gate.healthy, watcher: gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'starting' });
         case '/inventory':
-          return sendJson(res, 200, inventoryJson(classifySlots(liveFacts(gate.store, gate.config), gate.config)));
+          return sendJson(res, 200, inventoryJson(classifySlots(await gate.facts(), gate.config)));
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
         default: {

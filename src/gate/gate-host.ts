@@ -1,0 +1,46 @@
+import type { GateHostFacts } from '../host/gate-facts.js';
+import type { MonitorEvent } from '../host/monitor-line.js';
+import type { NamedNamespaces } from '../host/named-namespaces.js';
+import type { ProcessTable } from '../host/proc-table.js';
+import type { LinkFacts, TapHolder, TunDeviceFacts } from '../host/types.js';
+
+/** The link events of every namespace with an nsid (real: one `ip -o monitor all-nsid link`). */
+export interface LinkEventSource {
+  /** resolves once events are delivered, so a read after it misses nothing; rejects when it cannot start */
+  start(): Promise<void>;
+  stop(): void;
+  /** for the link-watcher message: the monitor process, or whatever names the source */
+  describe(): string;
+  onEvent(fn: (ev: MonitorEvent) => void): void;
+  /** the source ended on its own (not by stop) */
+  onExit(fn: (reason: string) => void): void;
+}
+
+/**
+ * Everything the gate needs of the host, handed in (real ones wired in cli/gate-host.ts; tests pass their own).
+ * The gate reads through it and changes the host only through assignNsids, which cli/ takes from actions/.
+ */
+export interface GateHost {
+  events: LinkEventSource;
+  /** links of each nsid, or an Error for one whose dump failed */
+  readLinks(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>>;
+  /** links of a namespace without an nsid (one `ip -n NAME`: rare) */
+  readLinksByName(name: string): Promise<LinkFacts[]>;
+  /** names in /run/netns with inode, age and whether each is a namespace mount */
+  listNamespaces(): NamedNamespaces;
+  readNsids(names: string[], listing?: NamedNamespaces): Promise<Map<string, number | null>>;
+  namespaceExists(name: string): boolean;
+  /** gives each name an nsid (a change of the host) */
+  assignNsids(names: string[]): Promise<unknown>;
+  /** calls onChange (coalesced) when names appear in or vanish from /run/netns */
+  watchNamespaces(onChange: () => void): { close(): void };
+  /** processes inside the namespace with `iface` attached; touch() says the host changed since */
+  holders: { holders(netnsInode: number, iface: string): TapHolder[]; pidsIn(netnsInode: number): number[]; touch(): void; start(): void; stop(): void };
+  isAlive(pid: number): boolean;
+  /** a whole pass over /proc that yields between chunks (inventory, metrics: never a wait) */
+  processTable(): Promise<ProcessTable>;
+  /** what each evaluation re-reads: named namespaces, kernel limit, tun device, vmgate's own view */
+  gateFacts(): GateHostFacts;
+  tun(): TunDeviceFacts;
+  close(): void;
+}

@@ -1,0 +1,18 @@
+import { readMaxNetNamespaces } from './kernel-limits.js';
+import { readNamedNamespaces, NETNS_DIR, type NamedNamespace } from './named-namespaces.js';
+import { readTunDevice } from './tun-device.js';
+import type { TunDeviceFacts } from './types.js';
+import { readSelfFacts, type SelfFacts } from './visibility.js';
+
+/** What the host gate re-reads at every evaluation: things that have no events. */
+export interface GateHostFacts {
+  named: NamedNamespace[];
+  /** user.max_net_namespaces, null when unreadable */
+  kernelLimit: number | null;
+  tun: TunDeviceFacts;
+  self: SelfFacts;
+}
+
+export function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR): GateHostFacts {
+  return { named: readNamedNamespaces(netnsDir), kernelLimit: readMaxNetNamespaces(), tun: readTunDevice(tunPath), self: readSelfFacts() };
+}
