@@ -87,7 +87,8 @@ export class LinkStore extends EventEmitter {
     this.refreshing = (async () => {
       do {
         this.refreshAgain = false;
-        const seen = await this.readNames();
+        // nsids only of what is new: a burst of other namespaces must not cost a question per followed slot
+        const seen = await this.readNames(true);
         for (const ns of [...this.byName.values()]) {
           const now = seen.get(ns.name);
           if (!now || now.inode !== ns.inode) this.remove(ns);
@@ -119,10 +120,15 @@ export class LinkStore extends EventEmitter {
     this.emit('removed', ns.name);
   }
 
-  /** Owned names with inode, age and nsid; owned namespaces without an nsid get one first. */
-  private async readNames(): Promise<Map<string, TrackedNamespace>> {
+  /**
+   * Owned names with inode, age and nsid; owned namespaces without an nsid get one first. onlyNew: names already
+   * followed under the same inode keep the nsid they have (an nsid lives as long as its namespace).
+   */
+  private async readNames(onlyNew = false): Promise<Map<string, TrackedNamespace>> {
     const listing = this.host.listNamespaces();
-    const named = listing.namespaces.filter((n) => this.owns(n.name));
+    const owned = listing.namespaces.filter((n) => this.owns(n.name));
+    const known = (n: { name: string; inode: number }) => (onlyNew ? this.byName.get(n.name) : undefined)?.inode === n.inode;
+    const named = owned.filter((n) => !known(n));
     const names = named.map((n) => n.name);
     let nsids = named.length > 0 ? await this.host.readNsids(names, listing) : new Map<string, number | null>();
     const missing = named.filter((n) => n.nsfs && (nsids.get(n.name) ?? null) === null).map((n) => n.name);
@@ -130,7 +136,9 @@ export class LinkStore extends EventEmitter {
       await this.host.assignNsids(missing);
       nsids = await this.host.readNsids(names);
     }
-    return new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
+    const out = new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null } as TrackedNamespace]));
+    for (const n of owned) if (known(n)) out.set(n.name, this.byName.get(n.name)!);
+    return out;
   }
 
   private async readLinks(list: TrackedNamespace[]): Promise<void> {
