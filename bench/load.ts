@@ -6,12 +6,14 @@ const u = new URL(url);
 const pool = new Pool(u.origin, { connections, pipelining: 1 });
 const lat: number[] = [];
 let errors = 0;
+const statuses: Record<number, number> = {};
 const end = performance.now() + durationMs;
 async function worker() {
   while (performance.now() < end) {
     const t0 = performance.now();
     try {
       const r = await pool.request({ path: u.pathname + u.search, method: 'GET' });
+      statuses[r.statusCode] = (statuses[r.statusCode] ?? 0) + 1;
       await r.body.dump();
       lat.push(performance.now() - t0);
     } catch {
@@ -23,4 +25,4 @@ await Promise.all(Array.from({ length: connections }, worker));
 await pool.close();
 lat.sort((a, b) => a - b);
 const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
-process.stdout.write(JSON.stringify({ requests: lat.length, errors, rps: lat.length / (durationMs / 1000), p50: q(0.5), p99: q(0.99) }));
+process.stdout.write(JSON.stringify({ requests: lat.length, errors, statuses, rps: lat.length / (durationMs / 1000), p50: q(0.5), p99: q(0.99) }));

@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { execa } from 'execa';
 import { Agent, request } from 'undici';
+import { attacher, holdTap } from './attach.js';
+import { busyHost, processCount } from './busy.js';
+import { churn, load, scrape, slotAnswers, storm, type Served } from './gate-cases.js';
 import { hostConfig } from '../src/config/host-config.js';
 import { HOST_OPTIONS, parseOptions } from '../src/config/options.js';
 import { takeSnapshot } from '../src/host/snapshot.js';
@@ -30,15 +32,30 @@ process.on('unhandledRejection', (err) => {
   void cleanupAll().then(() => process.exit(1));
 });
 
-function spawnTracked(cmd: string, args: string[]): ChildProcess {
-  const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+function trackChild(c: ChildProcess): void {
   children.add(c);
   c.once('exit', () => children.delete(c));
+}
+
+function spawnTracked(cmd: string, args: string[]): ChildProcess {
+  const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  trackChild(c);
   return c;
 }
 
-async function startServe(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawnTracked('node', [CLI, 'serve', '--listen', '127.0.0.1:0', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn', '--max-waiters', '4096']);
+async function startServe(cli = CLI): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawnTracked('node', [
+    cli,
+    'serve',
+    '--listen',
+    '127.0.0.1:0',
+    '--netns-pattern',
+    `^${PREFIX}`,
+    '--log-level',
+    'warn',
+    '--max-waiters',
+    '4096',
+  ]);
   child.stderr!.resume();
   let port = 0;
   // --log-level warn hides the listening line: ask the kernel which port the process bound
@@ -75,23 +92,19 @@ async function caseScan(counts: number[]) {
     for (let i = 0; i < n; i++) await execa('ip', ['-n', `${PREFIX}${i}`, '-j', 'link', 'show']);
     const alt = hr() - t1;
     out[n] = { vmgateMs: ours, vmgateUsPerNs: (ours * 1000) / n, ipLoopMs: alt, ipLoopUsPerNs: (alt * 1000) / n, ratio: alt / ours };
-    rows.push({ case: `scan ${n}`, vmgate: `${fmt(ours)} ms (${fmt((ours * 1000) / n, 0)} us/ns)`, alternative: `${fmt(alt)} ms (ip -n loop)`, ratio: `${fmt(alt / ours)}x` });
+    rows.push({
+      case: `scan ${n}`,
+      vmgate: `${fmt(ours)} ms (${fmt((ours * 1000) / n, 0)} us/ns)`,
+      alternative: `${fmt(alt)} ms (ip -n loop)`,
+      ratio: `${fmt(alt / ours)}x`,
+    });
   }
   results.scan = out;
 }
 
-async function attacher(): Promise<{ attach: (ns: string) => Promise<number>; close: () => void }> {
-  const c = spawnTracked('python3', [`${ROOT}bench/attacher.py`]);
-  const rl = createInterface({ input: c.stdout! });
-  const waiting: ((s: string) => void)[] = [];
-  rl.on('line', (l) => waiting.shift()?.(l));
-  const ask = (cmd: string) => new Promise<string>((r) => { waiting.push(r); c.stdin!.write(`${cmd}\n`); });
-  return { attach: async (ns) => Number((await ask(`attach ${ns} tap0`)).split(' ')[0]) / 1e6, close: () => c.kill('SIGKILL') };
-}
-
 async function caseCarrier(url: string, slots: string[], pollSlots: string[]) {
   const agent = new Agent({ connections: 4 });
-  const a = await attacher();
+  const a = attacher((c) => trackChild(c));
   const ours: number[] = [];
   for (const ns of slots) {
     let tResp = 0;
@@ -123,9 +136,21 @@ async function caseCarrier(url: string, slots: string[], pollSlots: string[]) {
   }
   a.close();
   await agent.close();
-  const r = { vmgateP50: quantile(ours, 0.5), vmgateP99: quantile(ours, 0.99), pollP50: quantile(alt, 0.5), pollP99: quantile(alt, 0.99), samples: ours.length, pollSamples: alt.length };
+  const r = {
+    vmgateP50: quantile(ours, 0.5),
+    vmgateP99: quantile(ours, 0.99),
+    pollP50: quantile(alt, 0.5),
+    pollP99: quantile(alt, 0.99),
+    samples: ours.length,
+    pollSamples: alt.length,
+  };
   results.carrier = { ...r, ratioP50: r.pollP50 / r.vmgateP50 };
-  rows.push({ case: 'carrier attach->200', vmgate: `p50 ${fmt(r.vmgateP50, 2)} ms, p99 ${fmt(r.vmgateP99, 2)} ms`, alternative: `p50 ${fmt(r.pollP50)} ms, p99 ${fmt(r.pollP99)} ms (poll 100 ms)`, ratio: `${fmt(r.pollP50 / r.vmgateP50)}x` });
+  rows.push({
+    case: 'carrier attach->200',
+    vmgate: `p50 ${fmt(r.vmgateP50, 2)} ms, p99 ${fmt(r.vmgateP99, 2)} ms`,
+    alternative: `p50 ${fmt(r.pollP50)} ms, p99 ${fmt(r.pollP99)} ms (poll 100 ms)`,
+    ratio: `${fmt(r.pollP50 / r.vmgateP50)}x`,
+  });
 }
 
 async function caseVmmExit(url: string, slots: string[]) {
@@ -151,12 +176,12 @@ async function caseVmmExit(url: string, slots: string[]) {
   await agent.close();
   const r = { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), samples: lat.length, envdWaitMs: 10_000 };
   results.vmmExit = { ...r, ratioP50: 10_000 / r.p50 };
-  rows.push({ case: 'vmm-exit ->503', vmgate: `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`, alternative: '10000 ms (envd wait timeout)', ratio: `${fmt(10_000 / r.p50, 0)}x` });
-}
-
-async function load(url: string) {
-  const { stdout } = await execa('node', [`${ROOT}dist/bench/load.js`, url, '32', '10000']);
-  return JSON.parse(stdout) as { rps: number; p50: number; p99: number; errors: number };
+  rows.push({
+    case: 'vmm-exit ->503',
+    vmgate: `p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms`,
+    alternative: '10000 ms (envd wait timeout)',
+    ratio: `${fmt(10_000 / r.p50, 0)}x`,
+  });
 }
 
 async function caseGate(url: string) {
@@ -167,7 +192,12 @@ async function caseGate(url: string) {
   const alt = await load(bareUrl);
   bare.close();
   results.gate = { vmgate: ours, bare: alt, ratio: ours.rps / alt.rps };
-  rows.push({ case: 'gate GET /ready-for-vm', vmgate: `${fmt(ours.rps, 0)} req/s, p99 ${fmt(ours.p99, 2)} ms`, alternative: `${fmt(alt.rps, 0)} req/s, p99 ${fmt(alt.p99, 2)} ms (bare node:http)`, ratio: `${fmt((ours.rps / alt.rps) * 100, 0)}% of bare` });
+  rows.push({
+    case: 'gate GET /ready-for-vm',
+    vmgate: `${fmt(ours.rps, 0)} req/s, p99 ${fmt(ours.p99, 2)} ms`,
+    alternative: `${fmt(alt.rps, 0)} req/s, p99 ${fmt(alt.p99, 2)} ms (bare node:http)`,
+    ratio: `${fmt((ours.rps / alt.rps) * 100, 0)}% of bare`,
+  });
 }
 
 function cpuSeconds(pid: number): number {
@@ -186,7 +216,11 @@ async function caseFootprint(child: ChildProcess, slots: number) {
 
 async function caseReclaim(n: number) {
   const t0 = hr();
-  const r = await execa('node', [CLI, 'cleanup', '--json', '--min-age', '0s', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn', '--orchestrator-comm', 'vgbench-none'], { reject: false });
+  const r = await execa(
+    'node',
+    [CLI, 'cleanup', '--json', '--min-age', '0s', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn', '--orchestrator-comm', 'vgbench-none'],
+    { reject: false },
+  );
   const ours = hr() - t0;
   const deleted = (JSON.parse(r.stdout).fixed as { action: string }[]).filter((f) => f.action === 'deleted').length;
   if (deleted !== n) throw new Error(`reclaim deleted ${deleted} of ${n}`);
@@ -195,40 +229,131 @@ async function caseReclaim(n: number) {
   const t1 = hr();
   for (const ns of names) await execa('ip', ['netns', 'del', ns]);
   const alt = hr() - t1;
-  results.reclaim = { n, vmgateMs: ours, ipDelLoopMs: alt, ratio: alt / ours, note: 'vmgate figure is the whole vmgate cleanup command: node start, scan, 200 ms settle, re-verify, ip -batch' };
-  rows.push({ case: `reclaim ${n}`, vmgate: `${fmt(ours, 0)} ms (vmgate cleanup)`, alternative: `${fmt(alt, 0)} ms (ip netns del each)`, ratio: `${fmt(alt / ours)}x` });
+  results.reclaim = {
+    n,
+    vmgateMs: ours,
+    ipDelLoopMs: alt,
+    ratio: alt / ours,
+    note: 'vmgate figure is the whole vmgate cleanup command: node start, scan, 200 ms settle, re-verify, ip -batch',
+  };
+  rows.push({
+    case: `reclaim ${n}`,
+    vmgate: `${fmt(ours, 0)} ms (vmgate cleanup)`,
+    alternative: `${fmt(alt, 0)} ms (ip netns del each)`,
+    ratio: `${fmt(alt / ours)}x`,
+  });
+}
+
+const range = (from: number, n: number) => Array.from({ length: n }, (_, i) => `${PREFIX}${from + i}`);
+
+/** The cases the issue set for the gate under load, against one build (this one, or the landed one as the alternative). */
+async function gateUnderLoad(served: Served, label: string) {
+  const answersSlot = `${PREFIX}450`;
+  const out: Record<string, unknown> = {};
+  log(`${label}: slot answers/s, busy host`);
+  out.answers = await slotAnswers(served, answersSlot);
+  log(`${label}: storm`);
+  out.storm = await storm(served, range(500, 200), range(700, 50), answersSlot);
+  log(`${label}: scrape`);
+  out.scrape = await scrape(served, range(750, 100));
+  log(`${label}: churn`);
+  out.churn = await churn(served, range(850, 100));
+  return out;
+}
+
+function stormRows(label: string, r: Record<string, any>, quietRps: number | null) {
+  const st = r.storm;
+  rows.push({
+    case: `${label}slot answers/s (1000 procs)`,
+    vmgate: `${fmt(r.answers.rps, 0)}/s, p99 ${fmt(r.answers.p99, 2)} ms`,
+    alternative: quietRps ? `${fmt(quietRps, 0)}/s with ~70 processes` : '-',
+    ratio: quietRps ? `${fmt((r.answers.rps / quietRps) * 100, 0)}% of quiet` : '-',
+  });
+  rows.push({
+    case: `${label}storm 200 fail + 50 attach`,
+    vmgate: `${st.attached200}/50 200, attach p99 ${fmt(st.attachP99, 1)} ms, late max ${fmt(st.failingLateMaxMs, 0)} ms`,
+    alternative: `loop p99 ${fmt(st.loopDelayP99Ms, 1)} ms, max ${fmt(st.loopDelayMaxMs, 0)} ms, children <= ${st.mostChildren}`,
+    ratio: `${fmt(st.answersPerSecondAfter, 0)}/s after`,
+  });
+  rows.push({
+    case: `${label}scrape (every 100 ms)`,
+    vmgate: `carrier p99 ${fmt(r.scrape.carrierP99, 2)} ms`,
+    alternative: `scrape p50 ${fmt(r.scrape.scrapeP50Ms, 1)} ms (${r.scrape.scrapes})`,
+    ratio: '-',
+  });
+  rows.push({
+    case: `${label}churn 1000 add+del`,
+    vmgate: `carrier p99 ${fmt(r.churn.carrierP99, 1)} ms, max ${fmt(r.churn.carrierMax, 1)} ms`,
+    alternative: `bursts ${r.churn.burstMs.map((x: number) => fmt(x, 0)).join('/')} ms, ${r.churn.samples} samples`,
+    ratio: '-',
+  });
 }
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (it creates namespaces)');
   await removeAll();
   const N = Number(process.env.BENCH_SLOTS ?? 1000);
+  const BUSY = Number(process.env.BENCH_PROCESSES ?? 1000);
+  const baseline = process.env.BENCH_BASELINE; // dist/src/cli/bin.js of the landed build, the alternative
   const counts = [100, 500, 1000].filter((c) => c <= N);
   await caseScan(counts);
-  log('carrier/vmm-exit: bringing taps up');
-  const carrierSlots = Array.from({ length: 200 }, (_, i) => `${PREFIX}${i}`);
-  const pollSlots = Array.from({ length: 200 }, (_, i) => `${PREFIX}${200 + i}`);
-  const exitSlots = Array.from({ length: 50 }, (_, i) => `${PREFIX}${400 + i}`);
-  await tapsUp([...carrierSlots, ...pollSlots, ...exitSlots]);
+  log('taps up for the gate cases');
+  const carrierSlots = range(0, 200);
+  const pollSlots = range(200, 200);
+  const exitSlots = range(400, 50);
+  await tapsUp([...carrierSlots, ...pollSlots, ...exitSlots, ...range(450, 1), ...range(500, 450)]);
+  const holder = await holdTap(`${PREFIX}450`, trackChild);
   const serve = await startServe();
+  const served: Served = { ...serve, track: trackChild };
+  log(`slot answers/s with ${processCount()} processes (quiet)`);
+  const quiet = await slotAnswers(served, `${PREFIX}450`);
+  results.quietAnswers = { processes: processCount(), ...quiet };
+  log(`busy host: ${BUSY} more processes with 10 fds each`);
+  const busy = await busyHost(BUSY);
+  results.busyProcesses = processCount();
   log('carrier: 200 attaches against the gate, 200 against 100 ms polling');
   await caseCarrier(serve.url, carrierSlots, pollSlots);
   log('vmm-exit: 50 exits');
   await caseVmmExit(serve.url, exitSlots);
   log('gate: 2 x 10 s of load');
   await caseGate(serve.url);
+  const ours = await gateUnderLoad(served, 'vmgate');
+  results.underLoad = ours;
+  stormRows('', ours, quiet.rps);
   log('footprint: 30 s idle');
   await caseFootprint(serve.child, N);
   serve.child.kill('SIGTERM');
   await sleep(500);
-  for (const c of children) c.kill('SIGKILL'); // the attacher keeps taps busy: end it before reclaiming
+  if (baseline) {
+    log(`the landed build (${baseline}) under the same load`);
+    const old = await startServe(baseline);
+    const r = await gateUnderLoad({ ...old, track: trackChild }, 'landed');
+    results.landedUnderLoad = r;
+    stormRows('landed: ', r, null);
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${old.child.pid}/status`, 'utf8'))![1]) / 1024;
+    results.landedRssMb = rss;
+    old.child.kill('SIGTERM');
+    await sleep(500);
+  }
+  holder.kill('SIGKILL');
+  log('whole-process inventory at 1000 slots, busy host');
+  const ti = hr();
+  await execa('node', [CLI, 'inventory', '--json', '--netns-pattern', `^${PREFIX}`, '--log-level', 'warn']);
+  const invMs = hr() - ti;
+  results.inventoryWholeProcessMs = invMs;
+  rows.push({ case: 'inventory --json (process)', vmgate: `${fmt(invMs, 0)} ms whole process`, alternative: '-', ratio: '-' });
+  await busy.stop();
+  for (const c of children) c.kill('SIGKILL'); // the attachers keep taps busy: end them before reclaiming
   await sleep(200);
   await caseReclaim(N);
-  const w = [24, 44, 52, 14];
+  const w = [34, 58, 58, 16];
   log('');
   process.stdout.write(`${['case', 'vmgate', 'alternative', 'ratio'].map((h, i) => h.padEnd(w[i]!)).join(' ')}\n`);
   for (const r of rows) process.stdout.write(`${[r.case, r.vmgate, r.alternative, r.ratio].map((c, i) => c.padEnd(w[i]!)).join(' ')}\n`);
-  const json = JSON.stringify({ machine: { cores: (await import('node:os')).cpus().length, node: process.version, kernel: (await import('node:os')).release() }, ...results });
+  const json = JSON.stringify({
+    machine: { cores: (await import('node:os')).cpus().length, node: process.version, kernel: (await import('node:os')).release() },
+    ...results,
+  });
   writeFileSync(`${ROOT}bench/results.json`, `${json}\n`);
   process.stdout.write(`${json}\n`);
 }

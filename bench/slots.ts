@@ -9,7 +9,12 @@ export async function createSlots(from: number, to: number): Promise<string[]> {
   for (let i = from; i < to; i++) {
     const ns = `${PREFIX}${i}`;
     names.push(ns);
-    lines.push(`netns add ${ns}`, `tuntap add dev vgbt${i} mode tap`, `link set vgbt${i} netns ${ns} name tap0`, `link add vgbv${i} type veth peer name eth0 netns ${ns}`);
+    lines.push(
+      `netns add ${ns}`,
+      `tuntap add dev vgbt${i} mode tap`,
+      `link set vgbt${i} netns ${ns} name tap0`,
+      `link add vgbv${i} type veth peer name eth0 netns ${ns}`,
+    );
   }
   await execa('ip', ['-batch', '-'], { input: lines.join('\n') + '\n' });
   return names;
@@ -22,7 +27,10 @@ export async function tapsUp(names: string[]): Promise<void> {
 
 export async function removeAll(): Promise<void> {
   const { stdout } = await execa('ip', ['netns', 'list'], { reject: false });
-  const names = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(PREFIX));
+  const names = stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter((n) => n.startsWith(PREFIX));
   if (names.length) await execa('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', reject: false });
 }
 

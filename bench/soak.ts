@@ -55,7 +55,9 @@ async function childCount(pid: number): Promise<number> {
 
 async function main(): Promise<number> {
   await removeAll();
-  const gate = track(spawn('node', [CLI, 'serve', '--listen', '127.0.0.1:0', '--netns-pattern', `^${PREFIX}`, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] }));
+  const gate = track(
+    spawn('node', [CLI, 'serve', '--listen', '127.0.0.1:0', '--netns-pattern', `^${PREFIX}`, '--log-level', 'info'], { stdio: ['ignore', 'ignore', 'pipe'] }),
+  );
   let err = '';
   gate.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
   let port = 0;
@@ -68,7 +70,9 @@ async function main(): Promise<number> {
   const carrier = await slot('carrier');
   const idle = await slot('idle');
   const down = await slot('down', { up: false });
-  const holder = track(spawn('ip', ['netns', 'exec', carrier, 'python3', `${ROOT}test/fixtures/tap-holder.py`, 'tap0', 'firecracker'], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const holder = track(
+    spawn('ip', ['netns', 'exec', carrier, 'python3', `${ROOT}test/fixtures/tap-holder.py`, 'tap0', 'firecracker'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  );
   await new Promise<void>((resolve, reject) => {
     holder.stdout!.once('data', () => resolve());
     holder.once('exit', (c) => reject(new Error(`the tap holder exited ${c}`)));

@@ -49,7 +49,13 @@ export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Log
       for (const o of view.orphans) fixed.push({ netns: o.netns, action: 'would-kill', pid: o.pid, tap: o.tap });
     } else {
       const inodes = new Map(facts.namespaces.map((n) => [n.name, n.inode]));
-      fixed.push(...(await killOrphans(view.orphans.map((o) => ({ orphan: o, netnsInode: inodes.get(o.netns)! })), opts.killGraceMs, log)));
+      fixed.push(
+        ...(await killOrphans(
+          view.orphans.map((o) => ({ orphan: o, netnsInode: inodes.get(o.netns)! })),
+          opts.killGraceMs,
+          log,
+        )),
+      );
       facts = await takeSnapshot(config);
       view = classifySlots(facts, config);
     }
@@ -125,7 +131,14 @@ async function verifyAndDelete(
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
     // earlier batches may have been deleted already: "nothing more"
-    if (orchestrators.length > 0) return { refused: refusal(orchestrators.map((p) => p.pid), true), fixed };
+    if (orchestrators.length > 0)
+      return {
+        refused: refusal(
+          orchestrators.map((p) => p.pid),
+          true,
+        ),
+        fixed,
+      };
     const verified: Held[] = [];
     const now = Date.now();
     for (const h of held) {
@@ -176,7 +189,13 @@ async function readTaps(slots: SlotView[], reader: LinkReader): Promise<Map<stri
   return out;
 }
 
-function recheck(h: Held, config: HostConfig, now: number, links: LinkFacts[] | Error | undefined, procs: ReturnType<typeof readProcessTable>['processes']): string | null {
+function recheck(
+  h: Held,
+  config: HostConfig,
+  now: number,
+  links: LinkFacts[] | Error | undefined,
+  procs: ReturnType<typeof readProcessTable>['processes'],
+): string | null {
   const s = h.slot;
   const named = statNamedNamespace(`${NETNS_DIR}/${s.name}`, s.name);
   if (!named) return 'already gone';
@@ -188,7 +207,10 @@ function recheck(h: Held, config: HostConfig, now: number, links: LinkFacts[] | 
   const users = procs.filter((p) => p.pid !== process.pid && (p.netnsInodes.includes(h.inode) || p.netnsFds.includes(h.inode)));
   if (users.length > 0) return `in use by pid ${users.map((p) => `${p.pid} (${p.comm})`).join(', ')}`;
   if (links instanceof Error || links === undefined) return `its tap could not be read again${links ? `: ${links.message}` : ''}`;
-  const names = links.map((l) => l.name).sort().join(',');
+  const names = links
+    .map((l) => l.name)
+    .sort()
+    .join(',');
   const maybe = procs.find((p) => p.unreadable && (!p.netDevices || p.netDevices.join(',') === names));
   if (maybe) return `pid ${maybe.pid} (${maybe.comm}) could not be read (${maybe.unreadable}) and may be inside it`;
   const tap = links.find((l) => l.name === config.tap);

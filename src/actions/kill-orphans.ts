@@ -11,11 +11,7 @@ export function stillHolds(o: OrphanVmm, netnsInode: number): boolean {
 }
 
 /** SIGTERM each orphan, SIGKILL what is left after the grace period, and wait for them to be gone. */
-export async function killOrphans(
-  orphans: { orphan: OrphanVmm; netnsInode: number }[],
-  graceMs: number,
-  log: Logger,
-): Promise<FixedEntry[]> {
+export async function killOrphans(orphans: { orphan: OrphanVmm; netnsInode: number }[], graceMs: number, log: Logger): Promise<FixedEntry[]> {
   const fixed: FixedEntry[] = [];
   const signalled: OrphanVmm[] = [];
   for (const { orphan: o, netnsInode } of orphans) {

@@ -27,12 +27,19 @@ export function checkLeftoverTaps(view: SlotsView, config: HostConfig): CheckRes
         details: { unknownSlots: unknown, ...counts },
       };
     }
-    return { id: 'leftover-taps', status: 'pass', message: `no leftover slot namespaces and no orphaned VMMs (${view.slots.length} slots)`, details: { ...counts } };
+    return {
+      id: 'leftover-taps',
+      status: 'pass',
+      message: `no leftover slot namespaces and no orphaned VMMs (${view.slots.length} slots)`,
+      details: { ...counts },
+    };
   }
   const parts: string[] = [];
   if (leftovers.length > 0) parts.push(`${leftovers.length} leftover slot namespaces (${sample(leftovers.map((l) => `${l.netns} ${l.tapState}`))})`);
-  if (orphans.length > 0) parts.push(`${orphans.length} orphaned VMMs holding slot taps (${sample(orphans.map((o) => `pid ${o.pid} ${o.comm} on ${o.netns}/${o.tap}`))})`);
-  const fix = orphans.length > 0 ? "run 'vmgate check --fix --kill-orphans' (or 'vmgate cleanup --kill-orphans')" : "run 'vmgate check --fix' (or 'vmgate cleanup')";
+  if (orphans.length > 0)
+    parts.push(`${orphans.length} orphaned VMMs holding slot taps (${sample(orphans.map((o) => `pid ${o.pid} ${o.comm} on ${o.netns}/${o.tap}`))})`);
+  const fix =
+    orphans.length > 0 ? "run 'vmgate check --fix --kill-orphans' (or 'vmgate cleanup --kill-orphans')" : "run 'vmgate check --fix' (or 'vmgate cleanup')";
   return {
     id: 'leftover-taps',
     status: 'fail',

@@ -10,7 +10,12 @@ export interface NamespaceCount {
 }
 
 export function countNamespaces(facts: HostFacts): NamespaceCount {
-  return { total: facts.namespaces.length, owned: facts.namespaces.filter((n) => n.owned).length, limit: facts.maxNamespaces, limitSource: facts.maxNamespacesSource };
+  return {
+    total: facts.namespaces.length,
+    owned: facts.namespaces.filter((n) => n.owned).length,
+    limit: facts.maxNamespaces,
+    limitSource: facts.maxNamespacesSource,
+  };
 }
 
 export function checkNetnsCapacity(count: NamespaceCount, config: HostConfig): CheckResult {

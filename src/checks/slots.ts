@@ -61,7 +61,9 @@ export function blindness(v: VisibilityFacts | undefined): string | null {
   if (!v) return null;
   if (v.errors.length > 0) return v.errors.join('; ');
   if (v.pidNamespaceInode !== INIT_PID_NS_INODE) {
-    return v.pidNamespaceInode === null ? 'vmgate cannot read its own PID namespace' : "vmgate runs in its own PID namespace and cannot see the host's processes";
+    return v.pidNamespaceInode === null
+      ? 'vmgate cannot read its own PID namespace'
+      : "vmgate runs in its own PID namespace and cannot see the host's processes";
   }
   return null;
 }
@@ -72,7 +74,13 @@ export function blindness(v: VisibilityFacts | undefined): string | null {
  */
 export function unreadableInside(ns: NamespaceFacts, v: VisibilityFacts | undefined): string | null {
   for (const p of v?.unreadable ?? []) {
-    const could = p.netDevices === null || (ns.links !== null && sameNames(p.netDevices, ns.links.map((l) => l.name)));
+    const could =
+      p.netDevices === null ||
+      (ns.links !== null &&
+        sameNames(
+          p.netDevices,
+          ns.links.map((l) => l.name),
+        ));
     if (could) return `pid ${p.pid} (${p.comm}) could not be read (${p.what}) and may be inside it`;
   }
   return null;
@@ -129,6 +137,9 @@ export function classifySlot(
   };
 }
 
+/** ns-2 before ns-10; one collator (localeCompare with options builds one per call: 87 ms for 1,000 slots, against 1.4) */
+const byName = new Intl.Collator('en', { numeric: true }).compare;
+
 export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
   const orchestratorRunning = facts.orchestrators.length > 0;
   const owned = facts.namespaces.filter((n) => n.owned);
@@ -142,7 +153,7 @@ export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
       }
     }
   }
-  slots.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  slots.sort((a, b) => byName(a.name, b.name));
   return { orchestratorRunning, orchestrators: facts.orchestrators, slots, orphans };
 }
 

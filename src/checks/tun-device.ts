@@ -8,7 +8,9 @@ export function checkTunDevice(t: TunDeviceFacts): CheckResult {
   const details = { path: t.path, major: t.major, minor: t.minor, openError: t.openError ?? t.statError };
   const fail = (message: string): CheckResult => ({ id: 'tun-device', status: 'fail', message, details });
   if (!t.exists) {
-    return fail(`${t.path} does not exist (${t.statError}): load the module with 'modprobe tun', or create the node with 'mkdir -p ${dirOf(t.path)} && mknod ${t.path} c 10 200'`);
+    return fail(
+      `${t.path} does not exist (${t.statError}): load the module with 'modprobe tun', or create the node with 'mkdir -p ${dirOf(t.path)} && mknod ${t.path} c 10 200'`,
+    );
   }
   if (!t.isCharDevice) {
     return fail(`${t.path} is not a character device: remove it and run 'mknod ${t.path} c 10 200'`);

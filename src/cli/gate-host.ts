@@ -4,7 +4,7 @@ import { readGateHostFacts } from '../host/gate-facts.js';
 import { HolderIndex } from '../host/holder-index.js';
 import { LinkMonitor } from '../host/link-monitor.js';
 import { LinkReader, readLinksByName } from '../host/links.js';
-import { listNamedNamespaces, NETNS_DIR, readNsids } from '../host/named-namespaces.js';
+import { listNamedNamespaces, NETNS_DIR, readNsids, statNamedNamespace } from '../host/named-namespaces.js';
 import { NetnsDirWatch } from '../host/netns-dir-watch.js';
 import { isAlive, readProcessEntry, readProcessTableAsync, type ProcessEntry } from '../host/proc-table.js';
 import { readTunDevice } from '../host/tun-device.js';
@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
  * The real host, wired for the gate: ip monitor for events, netlink dumps for links, inotify on /run/netns,
  * an incrementally kept holder index, and nsid assignment from actions/ (the one change serve makes).
  */
-export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & { processesIn(inode: number): ProcessEntry[] } {
+export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & { processesIn: (inode: number) => ProcessEntry[] } {
   const reader = new LinkReader(4);
   const holders = new HolderIndex();
   return {
@@ -22,6 +22,7 @@ export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & 
     readLinks: (nsids) => reader.readMany(nsids),
     readLinksByName: (name) => readLinksByName(name),
     listNamespaces: () => listNamedNamespaces(netnsDir),
+    statNamespace: (name) => statNamedNamespace(`${netnsDir}/${name}`, name),
     readNsids: (names, listing) => readNsids(names, netnsDir, listing),
     namespaceExists: (name) => existsSync(`${netnsDir}/${name}`),
     assignNsids: (names) => assignNsids(names, netnsDir),
@@ -33,6 +34,10 @@ export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & 
     tun: () => readTunDevice(tunPath),
     close: () => reader.close(),
     /** the processes inside one namespace (diagnoses in serve): from the index, never a whole-host pass */
-    processesIn: (inode) => holders.pidsIn(inode).map((pid) => readProcessEntry(pid)).filter((p): p is ProcessEntry => p !== null && p.netnsInodes.includes(inode)),
+    processesIn: (inode) =>
+      holders
+        .pidsIn(inode)
+        .map((pid) => readProcessEntry(pid))
+        .filter((p): p is ProcessEntry => p !== null && p.netnsInodes.includes(inode)),
   };
 }

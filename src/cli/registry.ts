@@ -27,7 +27,11 @@ export const COMMANDS: CommandSpec[] = [
       ...HOST_OPTIONS,
       { name: 'fix', kind: 'boolean', help: 'delete leftover slot namespaces (re-verified first), then check again' },
       ...FIX_OPTIONS,
-      { name: 'nomad-meta', kind: 'boolean', help: 'publish the verdict as Nomad node metadata vmgate_preflight / vmgate_preflight_reason, only when it changes (never fails the check)' },
+      {
+        name: 'nomad-meta',
+        kind: 'boolean',
+        help: 'publish the verdict as Nomad node metadata vmgate_preflight / vmgate_preflight_reason, only when it changes (never fails the check)',
+      },
       { name: 'ignore', kind: 'string', default: '', help: `demote these checks' failures to warnings (${CHECK_IDS.join(', ')}, all)` },
       JSON_OPTION,
     ],

@@ -34,21 +34,15 @@ function parseBoolean(name: string, text: string): boolean {
 }
 
 /** Flag wins over VMGATE_<NAME>, which wins over the default. Unknown flags and stray arguments are usage errors. */
-export function parseOptions(
-  command: string,
-  argv: string[],
-  specs: OptionSpec[],
-  env: NodeJS.ProcessEnv = process.env,
-): ParsedOptions {
+export function parseOptions(command: string, argv: string[], specs: OptionSpec[], env: NodeJS.ProcessEnv = process.env): ParsedOptions {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const s of specs) options[s.name] = { type: s.kind };
   let values: Record<string, string | boolean | undefined>;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true }) as {
-      values: Record<string, string | boolean | undefined>;
-      positionals: string[];
-    });
+    const parsed = parseArgs({ args: argv, options, strict: true, allowPositionals: true });
+    values = parsed.values;
+    positionals = parsed.positionals;
   } catch (err) {
     const msg = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
     throw new UsageError(`${command}: ${msg}`);

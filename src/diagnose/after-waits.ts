@@ -73,8 +73,16 @@ export class AfterWaitDiagnoses {
     if (last !== undefined && this.now() - last < this.interval) return void this.coalesced.set(w.netns, (this.coalesced.get(w.netns) ?? 0) + 1);
     if (this.queue.size >= (this.opts.maxQueued ?? 1000)) return void (this.dropped += 1);
     this.queue.set(w.netns, { ...w, count: 1 });
-    this.pump();
+    // never in the caller's stack: failed() runs while the answer is being given
+    if (this.pumpSoon) return;
+    this.pumpSoon = true;
+    setImmediate(() => {
+      this.pumpSoon = false;
+      this.pump();
+    });
   }
+
+  private pumpSoon = false;
 
   private pump(): void {
     if (this.stopped) return;
@@ -91,10 +99,13 @@ export class AfterWaitDiagnoses {
     }
     if (this.queue.size > 0 && this.running.size < (this.opts.inFlight ?? 2) && !this.pumpTimer) {
       // the rate is used up for this second: come back at the next one
-      this.pumpTimer = setTimeout(() => {
-        this.pumpTimer = null;
-        this.pump();
-      }, 1000 - (this.now() % 1000));
+      this.pumpTimer = setTimeout(
+        () => {
+          this.pumpTimer = null;
+          this.pump();
+        },
+        1000 - (this.now() % 1000),
+      );
       this.pumpTimer.unref();
     }
   }
@@ -108,7 +119,10 @@ export class AfterWaitDiagnoses {
       .then(
         (d) => {
           const covers = slot.count > 1 ? ` (${slot.count} failed waits)` : '';
-          this.log.warn({ netns: w.netns, tap: w.iface, reason: w.reason, verdict: d.verdict, pid: w.pid, failedWaits: slot.count }, `diagnose ${w.netns}${covers}: ${d.verdict}: ${d.cause}; next: ${d.next}`);
+          this.log.warn(
+            { netns: w.netns, tap: w.iface, reason: w.reason, verdict: d.verdict, pid: w.pid, failedWaits: slot.count },
+            `diagnose ${w.netns}${covers}: ${d.verdict}: ${d.cause}; next: ${d.next}`,
+          );
         },
         (err: Error) => this.log.debug({ netns: w.netns, err: err.message }, 'diagnose after a failed wait did not finish'),
       )
@@ -130,7 +144,8 @@ export class AfterWaitDiagnoses {
     if (this.coalesced.size === 0 && this.dropped === 0) return;
     const total = [...this.coalesced.values()].reduce((a, b) => a + b, 0);
     const top = [...this.coalesced].sort((a, b) => b[1] - a[1]).slice(0, 10);
-    const names = top.map(([n, c]) => `${n} x${c}`).join(', ') + (this.coalesced.size > top.length ? `, and ${this.coalesced.size - top.length} more namespaces` : '');
+    const names =
+      top.map(([n, c]) => `${n} x${c}`).join(', ') + (this.coalesced.size > top.length ? `, and ${this.coalesced.size - top.length} more namespaces` : '');
     this.log.info(
       { coalescedWaits: total, namespaces: this.coalesced.size, notDiagnosed: this.dropped, queued },
       `${total + this.dropped} failed waits not diagnosed one by one in the last ${Math.round(this.interval / 1000)}s` +

@@ -1,10 +1,8 @@
-import { diagnose } from '../checks/diagnose-verdict.js';
+import { diagnose, type Diagnosis } from '../checks/diagnose-verdict.js';
 import type { SlotsView } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
 import { NETNS_DIR } from '../host/named-namespaces.js';
-import { probeGuest, readSlotDetails, type ProcessSource } from '../host/slot-details.js';
-import type { Diagnosis } from '../checks/diagnose-verdict.js';
-import type { SlotDetails } from '../host/slot-details.js';
+import { probeGuest, readSlotDetails, type SlotDetails, type SlotSources } from '../host/slot-details.js';
 
 /** One slot's facts and the verdict on them. */
 export interface DiagnosedSlot {
@@ -14,8 +12,8 @@ export interface DiagnosedSlot {
 
 export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 
-export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null, source?: ProcessSource): Promise<DiagnosedSlot> {
-  const facts = await readSlotDetails(netns, config.tap, NETNS_DIR, source);
+export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null, sources: SlotSources = {}): Promise<DiagnosedSlot> {
+  const facts = await readSlotDetails(netns, config.tap, NETNS_DIR, sources);
   // without carrier no packet reaches the guest: probing would only wait for its timeout
   if (guest && facts.tap.carrier) facts.guest = await probeGuest(netns, guest);
   return { facts, diagnosis: diagnose(facts, config.tap) };
@@ -29,15 +27,24 @@ export function pickCompare(view: SlotsView, tap: string, exclude: string): stri
 
 /**
  * A slot, and beside it another (named, or the healthiest active one when compareName is undefined). `slots` gives
- * the view to pick from (the CLI: a snapshot; serve: its live facts); `source` where processes are looked for.
+ * the view to pick from (the CLI: a snapshot; serve: its live facts); `sources` what the caller already knows.
  */
-export async function diagnoseWithCompare(config: HostConfig, netns: string, compareName: string | null | undefined, guest: string | null, slots: () => Promise<SlotsView>, source?: ProcessSource) {
+export async function diagnoseWithCompare(
+  config: HostConfig,
+  netns: string,
+  compareName: string | null | undefined,
+  guest: string | null,
+  slots: () => Promise<SlotsView>,
+  sources: SlotSources = {},
+) {
   const other = compareName === undefined ? pickCompare(await slots(), config.tap, netns) : compareName;
-  const [slot, compare] = await Promise.all([diagnoseSlot(netns, config, guest, source), other ? diagnoseSlot(other, config, guest, source) : Promise.resolve(null)]);
+  const [slot, compare] = await Promise.all([
+    diagnoseSlot(netns, config, guest, sources),
+    other ? diagnoseSlot(other, config, guest, sources) : Promise.resolve(null),
+  ]);
   return { slot, compare };
 }
 
 export function diagnosisJson(slot: DiagnosedSlot, compare: DiagnosedSlot | null) {
   return { ...slot.diagnosis, slot: slot.facts, compare: compare ? { ...compare.facts, verdict: compare.diagnosis.verdict } : null };
 }
-

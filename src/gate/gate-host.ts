@@ -1,6 +1,6 @@
 import type { GateHostFacts } from '../host/gate-facts.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
-import type { NamedNamespaces } from '../host/named-namespaces.js';
+import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
 import type { ProcessTable } from '../host/proc-table.js';
 import type { LinkFacts, TapHolder, TunDeviceFacts } from '../host/types.js';
 
@@ -28,19 +28,21 @@ export interface GateHost {
   readLinksByName(name: string): Promise<LinkFacts[]>;
   /** names in /run/netns with inode, age and whether each is a namespace mount */
   listNamespaces(): NamedNamespaces;
+  /** one name in /run/netns; null when it is not there */
+  statNamespace(name: string): NamedNamespace | null;
   readNsids(names: string[], listing?: NamedNamespaces): Promise<Map<string, number | null>>;
   namespaceExists(name: string): boolean;
   /** gives each name an nsid (a change of the host) */
   assignNsids(names: string[]): Promise<unknown>;
-  /** calls onChange (coalesced) when names appear in or vanish from /run/netns */
-  watchNamespaces(onChange: () => void): { close(): void };
+  /** calls onChange (coalesced) with the names that appeared in or vanished from /run/netns (null: look at all) */
+  watchNamespaces(onChange: (names: Set<string> | null) => void): { close(): void };
   /** processes inside the namespace with `iface` attached; touch() says the host changed since */
   holders: { holders(netnsInode: number, iface: string): TapHolder[]; pidsIn(netnsInode: number): number[]; touch(): void; start(): void; stop(): void };
   isAlive(pid: number): boolean;
   /** a whole pass over /proc that yields between chunks (inventory, metrics: never a wait) */
   processTable(): Promise<ProcessTable>;
   /** what each evaluation re-reads: named namespaces, kernel limit, tun device, vmgate's own view */
-  gateFacts(): GateHostFacts;
+  gateFacts(): Promise<GateHostFacts>;
   tun(): TunDeviceFacts;
   close(): void;
 }

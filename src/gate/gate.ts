@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { HostConfig } from '../config/host-config.js';
+import type { GateHostFacts } from '../host/gate-facts.js';
+import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import { LinkStore } from './link-store.js';
@@ -102,15 +104,26 @@ export class Gate extends EventEmitter {
     return this.live.get();
   }
 
+  /** A followed slot's links as the events left them; null when not followed or not read. */
+  linksOf(netns: string): LinkFacts[] | null {
+    const links = this.store.get(netns)?.links;
+    return links ? [...links.values()] : null;
+  }
+
+  /** The slots judged from those facts (active, starting, idle, unknown), once per pass. */
+  slots() {
+    return this.live.slots();
+  }
+
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
   async start(): Promise<void> {
-    this.dirWatch = this.host.watchNamespaces(() => {
+    this.dirWatch = this.host.watchNamespaces((names) => {
       this.store
-        .refresh()
+        .refresh(names ?? undefined)
         .then(() => this.scheduleEvaluate())
         .catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
     });
-    this.recheckTimer = setInterval(() => this.evaluate(), this.opts.recheckMs);
+    this.recheckTimer = setInterval(() => void this.evaluate(), this.opts.recheckMs);
     this.recheckTimer.unref();
     this.host.holders.start();
     try {
@@ -122,7 +135,7 @@ export class Gate extends EventEmitter {
       this.scheduleRestart();
     }
     this.startAttempted = true;
-    this.evaluate();
+    await this.evaluate();
   }
 
   /** Subscribe, then read everything: events that arrive during the read are replayed after it. */
@@ -134,15 +147,71 @@ export class Gate extends EventEmitter {
     this.setWatcher(true, `following link events of ${this.store.byName.size} slot namespaces (${this.host.events.describe()}${restarted})`);
   }
 
-  evaluate(): void {
+  /**
+   * Judges now on the facts last read (a watcher change shows at once), then reads them again off the event loop
+   * (named namespaces through the thread pool) and judges once more. Reads do not overlap; calls meanwhile coalesce.
+   */
+  evaluate(): Promise<void> {
     // nothing is judged before start() has made its first attempt: an early verdict would say "watcher not started"
-    if (this.stopped || !this.startAttempted) return;
+    if (this.stopped || !this.startAttempted) return Promise.resolve();
+    this.judge();
+    return this.readFacts();
+  }
+
+  private hostFacts: GateHostFacts | null = null;
+  private reading: Promise<void> | null = null;
+  private readAgain = false;
+
+  private readFacts(): Promise<void> {
+    if (this.reading) {
+      this.readAgain = true;
+      return this.reading;
+    }
+    this.reading = (async () => {
+      do {
+        this.readAgain = false;
+        const facts = await this.host.gateFacts();
+        if (this.stopped) return;
+        this.hostFacts = facts;
+        this.reconcile(facts.named);
+        this.judge();
+      } while (this.readAgain);
+    })()
+      .catch((err: Error) => void this.emit('watcher', 'evaluate-failed', err.message))
+      .finally(() => (this.reading = null));
+    return this.reading;
+  }
+
+  private judge(): void {
+    if (this.stopped || !this.hostFacts) return;
     const before = this.current;
     const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
-    const now = evaluateHost(this.config, this.host.gateFacts(), this.store.byName.size, { healthy: this.watcherHealthy, message: this.watcherMessage, unwatched });
+    const now = evaluateHost(this.config, this.hostFacts, this.store.byName.size, {
+      healthy: this.watcherHealthy,
+      message: this.watcherMessage,
+      unwatched,
+    });
     this.current = now;
     this.markEvaluated();
     if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
+  }
+
+  /**
+   * inotify drops events when its queue overflows (and says so in a way node does not pass on): the listing each
+   * evaluation reads anyway is compared with what is followed, and what differs is read again.
+   */
+  private reconcile(named: { name: string; inode: number }[]): void {
+    const differ = new Set<string>();
+    const listed = new Set<string>();
+    for (const n of named) {
+      if (!this.opts.owns(n.name)) continue;
+      listed.add(n.name);
+      const known = this.store.get(n.name);
+      if (!known || known.inode !== n.inode) differ.add(n.name);
+    }
+    for (const name of this.store.byName.keys()) if (!listed.has(name)) differ.add(name);
+    if (differ.size === 0) return;
+    this.store.refresh(differ).catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
   }
 
   private evaluateQueued = false;
@@ -151,7 +220,7 @@ export class Gate extends EventEmitter {
     this.evaluateQueued = true;
     setImmediate(() => {
       this.evaluateQueued = false;
-      this.evaluate();
+      void this.evaluate();
     });
   }
 
@@ -164,7 +233,7 @@ export class Gate extends EventEmitter {
     if (this.stopped) return;
     this.setWatcher(false, `link watcher down: ${reason}; restarting`);
     this.emit('watcher', 'down', reason);
-    this.evaluate();
+    void this.evaluate();
     this.scheduleRestart();
   }
 
@@ -182,7 +251,7 @@ export class Gate extends EventEmitter {
           this.backoffMs = this.opts.backoffMs ?? 100;
           this.emit('watcher', 'restarted', this.host.events.describe());
           this.waits.recheckAll();
-          this.evaluate();
+          void this.evaluate();
         },
         (err: Error) => {
           // the source just started must not outlive a failed re-read: at most one ip monitor, ever

@@ -29,16 +29,30 @@ export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCoun
   const kernel = config.maxNamespaces === null ? facts.kernelLimit : null;
   const checks: CheckResult[] = [
     checkTunDevice(facts.tun),
-    checkNetnsCapacity({ total, owned: ownedCount, limit: config.maxNamespaces ?? kernel, limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown' }, config),
+    checkNetnsCapacity(
+      {
+        total,
+        owned: ownedCount,
+        limit: config.maxNamespaces ?? kernel,
+        limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown',
+      },
+      config,
+    ),
     linkWatcherCheck(watcher),
-    checkGateVisibility(facts.self, named.filter((n) => !n.nsfs).map((n) => n.name)),
+    checkGateVisibility(
+      facts.self,
+      named.filter((n) => !n.nsfs).map((n) => n.name),
+    ),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
 }
 
 /** What the outside sees change: readiness, and which checks fail or warn. */
 export function verdictKey(v: HostVerdict): string {
-  return `${v.ready}|${v.reason ?? ''}|${v.checks.filter((c) => c.status !== 'pass').map((c) => `${c.id}:${c.status}`).join(',')}`;
+  return `${v.ready}|${v.reason ?? ''}|${v.checks
+    .filter((c) => c.status !== 'pass')
+    .map((c) => `${c.id}:${c.status}`)
+    .join(',')}`;
 }
 
 export function failingIds(v: HostVerdict): string[] {

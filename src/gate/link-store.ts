@@ -4,7 +4,7 @@ import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 
 /** The part of the host the store reads (and the one change it makes: nsids for slots that have none). */
-export type StoreHost = Pick<GateHost, 'readLinks' | 'readLinksByName' | 'listNamespaces' | 'readNsids' | 'assignNsids'>;
+export type StoreHost = Pick<GateHost, 'readLinks' | 'readLinksByName' | 'listNamespaces' | 'statNamespace' | 'readNsids' | 'assignNsids'>;
 
 export interface TrackedNamespace {
   name: string;
@@ -27,13 +27,20 @@ export class LinkStore extends EventEmitter {
   /** nsids being read right now, with the events that came meanwhile (key -1: a full resync) */
   private readonly pending = new Map<number, MonitorEvent[]>();
   private refreshing: Promise<void> | null = null;
-  private refreshAgain = false;
 
   constructor(
     private readonly owns: (name: string) => boolean,
     private readonly host: StoreHost,
   ) {
     super();
+  }
+
+  /** counts every change of what is followed (a name, a link): whoever derives from the store knows when to redo it */
+  version = 0;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    this.version += 1;
+    return super.emit(event, ...args);
   }
 
   get(name: string): TrackedNamespace | undefined {
@@ -78,18 +85,28 @@ export class LinkStore extends EventEmitter {
     for (const name of this.byName.keys()) this.emit('changed', name);
   }
 
-  /** Names appeared or vanished in /run/netns: read only what is new. Calls during a refresh coalesce. */
-  refresh(): Promise<void> {
-    if (this.refreshing) {
-      this.refreshAgain = true;
-      return this.refreshing;
+  /** names changed since the refresh in flight began (null: look at the whole directory; undefined: nothing) */
+  private changedNames: Set<string> | null | undefined = undefined;
+
+  /**
+   * Names appeared or vanished in /run/netns: read only what is new. With `names` (what inotify named), only those
+   * are looked at, and names the gate does not own cost nothing; without, the whole directory. Calls coalesce.
+   */
+  refresh(names?: Iterable<string>): Promise<void> {
+    if (names === undefined || this.changedNames === null) this.changedNames = null;
+    else {
+      this.changedNames ??= new Set();
+      for (const n of names) if (this.owns(n)) this.changedNames.add(n);
     }
+    if (this.refreshing) return this.refreshing;
     this.refreshing = (async () => {
-      do {
-        this.refreshAgain = false;
+      while (this.changedNames !== undefined) {
+        const want = this.changedNames;
+        this.changedNames = undefined;
         // nsids only of what is new: a burst of other namespaces must not cost a question per followed slot
-        const seen = await this.readNames(true);
-        for (const ns of [...this.byName.values()]) {
+        const seen = await this.readNames(true, want ?? undefined);
+        const looked = want ? [...want].map((n) => this.byName.get(n)).filter((n) => n !== undefined) : [...this.byName.values()];
+        for (const ns of looked) {
           const now = seen.get(ns.name);
           if (!now || now.inode !== ns.inode) this.remove(ns);
         }
@@ -100,7 +117,7 @@ export class LinkStore extends EventEmitter {
         for (const ns of retry) delete ns.linkError;
         await this.readLinks([...added, ...retry]);
         for (const ns of [...added, ...retry]) this.emit('changed', ns.name);
-      } while (this.refreshAgain);
+      }
     })().finally(() => (this.refreshing = null));
     return this.refreshing;
   }
@@ -124,8 +141,8 @@ export class LinkStore extends EventEmitter {
    * Owned names with inode, age and nsid; owned namespaces without an nsid get one first. onlyNew: names already
    * followed under the same inode keep the nsid they have (an nsid lives as long as its namespace).
    */
-  private async readNames(onlyNew = false): Promise<Map<string, TrackedNamespace>> {
-    const listing = this.host.listNamespaces();
+  private async readNames(onlyNew = false, only?: Set<string>): Promise<Map<string, TrackedNamespace>> {
+    const listing = only ? { namespaces: [...only].map((n) => this.host.statNamespace(n)).filter((n) => n !== null) } : this.host.listNamespaces();
     const owned = listing.namespaces.filter((n) => this.owns(n.name));
     const known = (n: { name: string; inode: number }) => (onlyNew ? this.byName.get(n.name) : undefined)?.inode === n.inode;
     const named = owned.filter((n) => !known(n));
@@ -136,7 +153,7 @@ export class LinkStore extends EventEmitter {
       await this.host.assignNsids(missing);
       nsids = await this.host.readNsids(names);
     }
-    const out = new Map(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null } as TrackedNamespace]));
+    const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
     for (const n of owned) if (known(n)) out.set(n.name, this.byName.get(n.name)!);
     return out;
   }

@@ -15,6 +15,7 @@ interface Waiter {
 }
 
 const ADMIN_DOWN_SETTLE_MS = 50;
+const EXPIRE_BATCH = 20;
 
 /** What a slot wait needs of the host gate. */
 export interface HostGateView {
@@ -84,7 +85,13 @@ export class SlotWaits extends EventEmitter {
       this.startingWaits.delete(release);
       if (signal?.aborted) return null;
       if (this.closed) return this.answer(req, started, 'shutting-down');
-      if (!evaluated) return this.answer(req, started, 'starting', `vmgate is starting: its first look at the host has not finished within ${req.timeoutMs}ms; retry shortly`);
+      if (!evaluated)
+        return this.answer(
+          req,
+          started,
+          'starting',
+          `vmgate is starting: its first look at the host has not finished within ${req.timeoutMs}ms; retry shortly`,
+        );
     }
     if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
     // created a moment ago, before inotify told us: read it now rather than answer netns-not-found, but never
@@ -131,8 +138,25 @@ export class SlotWaits extends EventEmitter {
    * re-judges them within seconds).
    */
   private expire(w: Waiter): void {
-    if (this.opts.gate.state() === 'not-ready') return w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.gate.failing()}`);
-    w.finish('timeout');
+    this.expired.push(w);
+    if (this.expired.length === 1) setImmediate(() => this.answerExpired());
+  }
+
+  /** waits whose time is up, answered EXPIRE_BATCH per turn: 200 timeouts due at one moment never hold the loop at once */
+  private expired: Waiter[] = [];
+
+  private answerExpired(): void {
+    for (const w of this.expired.splice(0, EXPIRE_BATCH)) {
+      if (!this.isWaiting(w)) continue; // answered meanwhile (an event, a disconnect, shutdown)
+      if (this.opts.gate.state() === 'not-ready')
+        w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.gate.failing()}`);
+      else w.finish('timeout');
+    }
+    if (this.expired.length > 0) setImmediate(() => this.answerExpired());
+  }
+
+  private isWaiting(w: Waiter): boolean {
+    return this.waiters.get(w.req.netns)?.has(w) ?? false;
   }
 
   /** Answers every wait in flight with shutting-down; new waits get it at once. */
@@ -169,7 +193,10 @@ export class SlotWaits extends EventEmitter {
     const ns = this.store.get(req.netns);
     if (!ns) return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
     if (ns.nsid === null) {
-      return { reason: 'netns-unwatched', error: `vmgate cannot follow ${req.netns}: it has no nsid ('ip netns set ${req.netns} auto' did not give it one), so its link events never arrive` };
+      return {
+        reason: 'netns-unwatched',
+        error: `vmgate cannot follow ${req.netns}: it has no nsid ('ip netns set ${req.netns} auto' did not give it one), so its link events never arrive`,
+      };
     }
     if (!ns.links) {
       if (!ns.linkError) return null;
@@ -178,9 +205,14 @@ export class SlotWaits extends EventEmitter {
     }
     const link = ns.links.get(req.iface);
     if (!link) return { reason: 'iface-not-found', error: `no interface '${req.iface}' in ${req.netns}` };
-    if (!link.adminUp) return { reason: 'iface-admin-down', error: `${req.netns}/${req.iface} is administratively down: carrier can never come ('ip -n ${req.netns} link set ${req.iface} up')` };
+    if (!link.adminUp)
+      return {
+        reason: 'iface-admin-down',
+        error: `${req.netns}/${req.iface} is administratively down: carrier can never come ('ip -n ${req.netns} link set ${req.iface} up')`,
+      };
     if (link.carrier) return { reason: 'carrier-up' };
-    if (req.pid !== undefined && !this.opts.host.isAlive(req.pid)) return { reason: 'vmm-exited', error: `pid ${req.pid} exited before ${req.netns}/${req.iface} got carrier` };
+    if (req.pid !== undefined && !this.opts.host.isAlive(req.pid))
+      return { reason: 'vmm-exited', error: `pid ${req.pid} exited before ${req.netns}/${req.iface} got carrier` };
     return null;
   }
 
@@ -200,7 +232,11 @@ export class SlotWaits extends EventEmitter {
       ...(req.pid !== undefined ? { pid: req.pid } : {}),
       ...(error ? { error } : {}),
     };
-    if (reason === 'timeout') a.error = holders.length > 0 ? `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms although pid ${holders.map((h) => h.pid).join(',')} holds it` : `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms: no process has the tap attached`;
+    if (reason === 'timeout')
+      a.error =
+        holders.length > 0
+          ? `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms although pid ${holders.map((h) => h.pid).join(',')} holds it`
+          : `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms: no process has the tap attached`;
     this.emit('finished', a);
     return a;
   }

@@ -1,5 +1,5 @@
 import { readMaxNetNamespaces } from './kernel-limits.js';
-import { readNamedNamespaces, NETNS_DIR, type NamedNamespace } from './named-namespaces.js';
+import { listNamedNamespacesAsync, NETNS_DIR, type NamedNamespace } from './named-namespaces.js';
 import { readTunDevice } from './tun-device.js';
 import type { TunDeviceFacts } from './types.js';
 import { readSelfFacts, type SelfFacts } from './visibility.js';
@@ -13,6 +13,7 @@ export interface GateHostFacts {
   self: SelfFacts;
 }
 
-export function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR): GateHostFacts {
-  return { named: readNamedNamespaces(netnsDir), kernelLimit: readMaxNetNamespaces(), tun: readTunDevice(tunPath), self: readSelfFacts() };
+export async function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR): Promise<GateHostFacts> {
+  const named = (await listNamedNamespacesAsync(netnsDir)).namespaces;
+  return { named, kernelLimit: readMaxNetNamespaces(), tun: readTunDevice(tunPath), self: readSelfFacts() };
 }

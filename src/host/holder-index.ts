@@ -24,6 +24,8 @@ export class HolderIndex {
   private readonly pidNs = new Map<number, { inode: number | null; seenAt: number }>();
   private readonly byInode = new Map<number, Set<number>>();
   private dirty = true;
+  /** pids found by the first look existed before vmgate: only later ones are young */
+  private populated = false;
   private readonly cache = new Map<string, TapHolder[]>();
   private cacheTurn = false;
   private resyncTimer: NodeJS.Timeout | null = null;
@@ -46,10 +48,10 @@ export class HolderIndex {
     this.dirty = true;
   }
 
-  /** Starts the background pass (never on a request path). */
+  /** Starts the background pass (never on a request path), with a first one right away. */
   start(): void {
     this.stopped = false;
-    this.scheduleResync();
+    void this.resync().finally(() => this.scheduleResync());
   }
 
   stop(): void {
@@ -103,15 +105,17 @@ export class HolderIndex {
       return;
     }
     const now = this.now();
+    const firstSeen = this.populated ? now : -Infinity;
     const listed = new Set<number>();
     for (const p of pids) {
       const pid = Number(p);
       listed.add(pid);
       const known = this.pidNs.get(pid);
-      if (!known) this.place(pid, now);
+      if (!known) this.place(pid, firstSeen);
       else if (now - known.seenAt < YOUNG_MS) this.place(pid, known.seenAt);
     }
     for (const pid of [...this.pidNs.keys()]) if (!listed.has(pid)) this.forget(pid);
+    this.populated = true;
   }
 
   private place(pid: number, seenAt: number): void {
@@ -168,18 +172,23 @@ export class HolderIndex {
     this.resyncTimer.unref();
   }
 
-  /** Every pid's namespace read again, a chunk per event-loop turn. */
+  /** Every pid's namespace read again (new ones too, gone ones dropped), a chunk per event-loop turn. */
   async resync(): Promise<void> {
-    this.catchUp();
-    const pids = [...this.pidNs.keys()];
+    let pids: number[];
+    try {
+      pids = listPids(this.procDir).map(Number);
+    } catch {
+      return;
+    }
+    const listed = new Set(pids);
+    for (const pid of [...this.pidNs.keys()]) if (!listed.has(pid)) this.forget(pid);
+    const firstSeen = this.populated ? this.now() : -Infinity;
     const chunk = this.opts.chunk ?? 100;
     for (let i = 0; i < pids.length && !this.stopped; i += chunk) {
-      for (const pid of pids.slice(i, i + chunk)) {
-        const known = this.pidNs.get(pid);
-        if (known) this.place(pid, known.seenAt);
-      }
+      for (const pid of pids.slice(i, i + chunk)) this.place(pid, this.pidNs.get(pid)?.seenAt ?? firstSeen);
       await new Promise((r) => setImmediate(r));
     }
+    this.populated = true;
     this.resyncs += 1;
   }
 }

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { existsSync } from 'node:fs';
 import { parseMonitorLine, type MonitorEvent } from './monitor-line.js';
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
@@ -46,8 +45,8 @@ export class LinkMonitor extends EventEmitter {
       : spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-    const lines = createInterface({ input: child.stdout! });
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
+    const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       const ev = parseMonitorLine(line);
       if (ev) this.emit('event', ev satisfies MonitorEvent);

@@ -54,7 +54,7 @@ export class LinkReader {
         flags: flagLabels(flags),
         adminUp: Boolean(flags.up),
         carrier: Boolean(flags.lowerUp),
-        operstate: operstateName(m.attrs.operstate as number | undefined),
+        operstate: operstateName(m.attrs.operstate),
       };
     });
   }

@@ -15,7 +15,8 @@ export class NetnsDirWatch {
   private closed = false;
 
   constructor(
-    private readonly onChange: () => void,
+    /** the names inotify reported since the last call; null when the whole directory must be looked at */
+    private readonly onChange: (names: Set<string> | null) => void,
     private readonly dir = NETNS_DIR,
     private readonly settleMs = 10,
   ) {
@@ -27,11 +28,18 @@ export class NetnsDirWatch {
     return this.dirWatcher ? 'dir' : this.parentWatcher ? 'parent' : this.poll ? 'poll' : 'none';
   }
 
-  private changed(): void {
-    if (this.timer || this.closed) return;
+  private names: Set<string> | null = new Set();
+
+  private changed(name?: string | null): void {
+    if (this.closed) return;
+    if (name === undefined || name === null || this.names === null) this.names = null;
+    else this.names.add(name);
+    if (this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.closed) this.onChange();
+      const names = this.names;
+      this.names = new Set();
+      if (!this.closed) this.onChange(names);
     }, this.settleMs);
   }
 
@@ -39,10 +47,13 @@ export class NetnsDirWatch {
     if (this.closed) return;
     this.stopWatchers();
     try {
-      const w = watch(this.dir, { persistent: false }, () => {
+      const w = watch(this.dir, { persistent: false }, (_event, file) => {
         // the directory itself was removed (or replaced): fall back to its parent
-        if (!existsSync(this.dir)) this.arm();
-        this.changed();
+        if (!existsSync(this.dir)) {
+          this.arm();
+          return this.changed(null);
+        }
+        this.changed(file);
       });
       w.on('error', () => this.arm());
       this.dirWatcher = w;

@@ -25,7 +25,7 @@ export function nsidMessage(fd: number, nsid?: number): Buffer {
 /** NETNSA_NSID of an RTM_NEWNSID reply; null for NETNSA_NSID_NOT_ASSIGNED (-1) or none. */
 export function parseNsidReply(data: Uint8Array): number | null {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  for (let off = 4; off + 4 <= b.length; ) {
+  for (let off = 4; off + 4 <= b.length;) {
     const len = b.readUInt16LE(off);
     const type = b.readUInt16LE(off + 2) & 0x3fff;
     if (len < 4 || off + len > b.length) break;

@@ -90,7 +90,7 @@ export function readProcessTable(procDir = '/proc'): ProcessTable {
  * The same pass for a long-running process (serve's /inventory and /metrics): a few processes per event-loop turn,
  * so a host with thousands of them never stalls the answers in between.
  */
-export async function readProcessTableAsync(procDir = '/proc', chunk = 25): Promise<ProcessTable> {
+export async function readProcessTableAsync(procDir = '/proc', sliceMs = 2): Promise<ProcessTable> {
   let pids: string[];
   try {
     pids = listPids(procDir);
@@ -98,11 +98,14 @@ export async function readProcessTableAsync(procDir = '/proc', chunk = 25): Prom
     return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
   }
   const processes: ProcessEntry[] = [];
-  for (let i = 0; i < pids.length; i += chunk) {
-    for (const pid of pids.slice(i, i + chunk)) {
-      const entry = readProcessEntry(Number(pid), procDir);
+  let i = 0;
+  while (i < pids.length) {
+    // a slice of at most sliceMs (a busy CPU makes each process slower to read), then the loop's turn
+    const until = performance.now() + sliceMs;
+    do {
+      const entry = readProcessEntry(Number(pids[i++]), procDir);
       if (entry) processes.push(entry);
-    }
+    } while (i < pids.length && performance.now() < until);
     await new Promise((r) => setImmediate(r));
   }
   return { processes };

@@ -4,7 +4,7 @@ import { parseIpLinkJson } from './links.js';
 import { NETNS_DIR, readNsids } from './named-namespaces.js';
 import { namespaceMounts, readProcessDetails, type ProcessDetails } from './process-details.js';
 import { readProcessTable, type ProcessEntry } from './proc-table.js';
-import type { ProcessRef } from './types.js';
+import type { LinkFacts, ProcessRef } from './types.js';
 
 export interface TapDetails {
   name: string;
@@ -48,24 +48,48 @@ export interface SlotDetails {
  */
 export type ProcessSource = (netnsInode: number) => ProcessEntry[];
 
+/**
+ * What a caller that already knows can hand in. links: the namespace's links as followed by the gate (serve):
+ * then no `ip` child runs at all, and addresses and the default route are not looked at (no verdict uses them).
+ */
+export interface SlotSources {
+  processes?: ProcessSource;
+  links?: (netns: string) => LinkFacts[] | null;
+}
+
 /** Everything the incident's operator looked up by hand, for one slot. A few processes: this is one namespace. */
-export async function readSlotDetails(netns: string, tapName: string, dir = NETNS_DIR, source?: ProcessSource): Promise<SlotDetails> {
+export async function readSlotDetails(netns: string, tapName: string, dir = NETNS_DIR, sources: SlotSources = {}): Promise<SlotDetails> {
   const path = `${dir}/${netns}`;
   const empty: TapDetails = { name: tapName, exists: false, adminUp: false, carrier: false, operstate: 'UNKNOWN', flags: [], holders: [], unattached: [] };
   if (!existsSync(path)) {
-    return { netns, exists: false, nsid: null, ageSeconds: null, processes: [], mounts: [], fdHolders: [], tap: empty, vmm: null, interfaces: [], defaultRoute: null };
+    return {
+      netns,
+      exists: false,
+      nsid: null,
+      ageSeconds: null,
+      processes: [],
+      mounts: [],
+      fdHolders: [],
+      tap: empty,
+      vmm: null,
+      interfaces: [],
+      defaultRoute: null,
+    };
   }
   const st = statSync(path);
+  const known = sources.links?.(netns) ?? null;
+  const notAsked = { exitCode: 1, stdout: '' };
   const [nsids, addrs, routes] = await Promise.all([
     readNsids([netns], dir),
-    execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
-    execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
+    known ? notAsked : execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
+    known ? notAsked : execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
   ]);
-  const procs = source ? source(st.ino) : readProcessTable().processes;
+  const procs = sources.processes ? sources.processes(st.ino) : readProcessTable().processes;
   const inside = procs.filter((p) => p.netnsInodes.includes(st.ino));
-  const parsedLinks = addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : [];
+  const parsedLinks = known ?? (addrs.exitCode === 0 ? parseIpLinkJson(addrs.stdout) : []);
   const links = Array.isArray(parsedLinks) ? parsedLinks : [];
-  const addrRows = Array.isArray(parsedLinks) ? (safeJson(addrs.stdout) as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) : [];
+  const addrRows =
+    !known && Array.isArray(parsedLinks) ? (safeJson(addrs.stdout) as { ifname: string; addr_info?: { local: string; prefixlen: number }[] }[]) : [];
   const link = links.find((l) => l.name === tapName);
   const tap: TapDetails = link
     ? {
@@ -93,7 +117,11 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
     fdHolders: procs.filter((p) => !p.netnsInodes.includes(st.ino) && p.netnsFds.includes(st.ino)).map((p) => ({ pid: p.pid, comm: p.comm })),
     tap,
     vmm: vmmPid !== undefined ? readProcessDetails(vmmPid) : null,
-    interfaces: links.map((l) => ({ name: l.name, flags: l.flags, addresses: (addrRows.find((r) => r.ifname === l.name)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) })),
+    interfaces: links.map((l) => ({
+      name: l.name,
+      flags: l.flags,
+      addresses: (addrRows.find((r) => r.ifname === l.name)?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
+    })),
     defaultRoute: route ? [route.gateway ? `via ${route.gateway}` : '', route.dev ? `dev ${route.dev}` : ''].filter(Boolean).join(' ') : null,
   };
 }
@@ -109,7 +137,10 @@ export async function probeGuest(netns: string, address: string, timeoutMs = 200
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i).replace(/^\[|\]$/g, '');
   const port = address.slice(i + 1);
-  const r = await execa('ip', ['netns', 'exec', netns, process.execPath, '-e', PROBE, host, port, String(timeoutMs)], { reject: false, timeout: timeoutMs + 3000 });
+  const r = await execa('ip', ['netns', 'exec', netns, process.execPath, '-e', PROBE, host, port, String(timeoutMs)], {
+    reject: false,
+    timeout: timeoutMs + 3000,
+  });
   try {
     return { address, ...(JSON.parse(r.stdout) as { ok: boolean; latencyMs?: number; error?: string }) };
   } catch {

@@ -14,28 +14,42 @@ export interface SnapshotOptions {
 }
 
 /** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
-export function joinProcesses(
-  ns: { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean },
-  procs: ProcessEntry[],
-  selfPid = -1,
-): NamespaceFacts {
-  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+type NamespaceKey = { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean };
+
+/**
+ * Each namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. One
+ * pass over the processes for all namespaces (an index by inode), not one per namespace.
+ */
+export function joinProcesses(namespaces: NamespaceKey[], procs: ProcessEntry[], selfPid = -1): NamespaceFacts[] {
+  const inside = new Map<number, ProcessEntry[]>();
+  const byFd = new Map<number, ProcessEntry[]>();
+  const add = (m: Map<number, ProcessEntry[]>, k: number, p: ProcessEntry) => {
+    const list = m.get(k);
+    if (list) list.push(p);
+    else m.set(k, [p]);
+  };
   for (const p of procs) {
-    if (!p.netnsInodes.includes(ns.inode)) {
-      if (p.netnsFds.includes(ns.inode) && p.pid !== selfPid) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
-      continue;
-    }
-    facts.processes.push({ pid: p.pid, comm: p.comm });
-    for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+    for (const ino of p.netnsInodes) add(inside, ino, p);
+    for (const ino of new Set(p.netnsFds)) if (!p.netnsInodes.includes(ino) && p.pid !== selfPid) add(byFd, ino, p);
   }
-  return facts;
+  return namespaces.map((ns) => {
+    const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+    for (const p of byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
+    for (const p of inside.get(ns.inode) ?? []) {
+      facts.processes.push({ pid: p.pid, comm: p.comm });
+      for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+    }
+    return facts;
+  });
 }
 
 /** What the process table and /run/netns listing tell about vmgate's view of the host. */
 export function visibilityOf(table: ProcessTable, netnsDirError?: string): VisibilityFacts {
   const self = readSelfFacts();
   const errors = [table.error, netnsDirError].filter((e): e is string => e !== undefined);
-  const unreadable = table.processes.filter((p) => p.unreadable !== undefined).map((p) => ({ pid: p.pid, comm: p.comm, what: p.unreadable!, netDevices: p.netDevices ?? null }));
+  const unreadable = table.processes
+    .filter((p) => p.unreadable !== undefined)
+    .map((p) => ({ pid: p.pid, comm: p.comm, what: p.unreadable!, netDevices: p.netDevices ?? null }));
   return { ...self, unreadable, errors };
 }
 
@@ -48,12 +62,24 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
   const named = listing.namespaces;
   // a FIFO or a hung mount in /run/netns makes ip hang: its timeout leaves every slot's links unread (unknown)
   let nsidError: string | undefined;
-  const nsids = named.length > 0 ? await readNsids(named.map((n) => n.name), opts.netnsDir ?? NETNS_DIR, listing).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>())) : new Map<string, number | null>();
+  const nsids =
+    named.length > 0
+      ? await readNsids(
+          named.map((n) => n.name),
+          opts.netnsDir ?? NETNS_DIR,
+          listing,
+        ).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>()))
+      : new Map<string, number | null>();
   const table = readProcessTable();
-  const namespaces = named.map((n) =>
-    joinProcesses({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) }, table.processes),
+  const namespaces = joinProcesses(
+    named.map((n) => ({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) })),
+    table.processes,
   );
-  if (nsidError === undefined) await readOwnedLinks(namespaces.filter((n) => n.owned && n.nsfs), opts.reader);
+  if (nsidError === undefined)
+    await readOwnedLinks(
+      namespaces.filter((n) => n.owned && n.nsfs),
+      opts.reader,
+    );
   else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
   const kernelLimit = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
   return {

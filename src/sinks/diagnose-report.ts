@@ -18,7 +18,14 @@ function rows(d: DiagnosedSlot, tapName: string): [string, string][] {
     ['VMM command', dash(s.vmm?.command.slice(0, 60) ?? '')],
     ['interfaces', dash(s.interfaces.map((i) => `${i.name}${i.addresses.length ? ` ${i.addresses.join(',')}` : ''}`).join('; '))],
     ['default route', s.defaultRoute ?? '-'],
-    ['guest', s.guest ? (s.guest.ok ? `${s.guest.address} answers in ${s.guest.latencyMs!.toFixed(2)} ms` : `${s.guest.address} unreachable (${s.guest.error})`) : 'not probed'],
+    [
+      'guest',
+      s.guest
+        ? s.guest.ok
+          ? `${s.guest.address} answers in ${s.guest.latencyMs!.toFixed(2)} ms`
+          : `${s.guest.address} unreachable (${s.guest.error})`
+        : 'not probed',
+    ],
     ['verdict', d.diagnosis.verdict],
   ];
 }

@@ -1,9 +1,8 @@
-import { classifySlots } from '../checks/slots.js';
 import { AfterWaitDiagnoses, type FailedWait } from '../diagnose/after-waits.js';
 import { diagnoseSlot, diagnoseWithCompare, diagnosisJson } from '../diagnose/diagnose-slot.js';
 import type { Gate } from '../gate/gate.js';
 import { NETNS_NAME, type WaitAnswer } from '../gate/wait-answer.js';
-import type { ProcessSource } from '../host/slot-details.js';
+import type { ProcessSource, SlotSources } from '../host/slot-details.js';
 import type { ExtraRoute } from './http/server.js';
 import type { Logger } from './log.js';
 
@@ -13,7 +12,9 @@ import type { Logger } from './log.js';
  * (only those inside the namespace), so a diagnosis never passes over the whole host.
  */
 export function logDiagnoses(gate: Gate, log: Logger, source: ProcessSource): AfterWaitDiagnoses {
-  const run = async (w: FailedWait) => (await diagnoseSlot(w.netns, { ...gate.config, tap: w.iface }, null, source)).diagnosis;
+  // the gate's own link state: no `ip` child per diagnosis (a spawn from a large process stalls its event loop)
+  const sources: SlotSources = { processes: source, links: (netns) => gate.linksOf(netns) };
+  const run = async (w: FailedWait) => (await diagnoseSlot(w.netns, { ...gate.config, tap: w.iface }, null, sources)).diagnosis;
   const queue = new AfterWaitDiagnoses(run, log);
   gate.on('finished', (a: WaitAnswer) => {
     if (a.reason === 'timeout' || a.reason === 'vmm-exited') queue.failed({ netns: a.netns, iface: a.iface, reason: a.reason, pid: a.pid });
@@ -31,17 +32,23 @@ export function diagnoseRoute(gate: Gate, guest: string, source: ProcessSource):
     const netns = params.get('netns');
     const compare = params.get('compare');
     for (const key of params.keys()) {
-      if (key === 'guest') return { status: 400, body: { error: `parameter 'guest' is not accepted over HTTP: the probe goes to the configured guest address (${guest}, serve --guest)` } };
+      if (key === 'guest')
+        return {
+          status: 400,
+          body: { error: `parameter 'guest' is not accepted over HTTP: the probe goes to the configured guest address (${guest}, serve --guest)` },
+        };
       if (!['netns', 'compare'].includes(key)) return { status: 400, body: { error: `unknown parameter '${key}'` } };
     }
-    for (const key of ['netns', 'compare']) if (params.getAll(key).length > 1) return { status: 400, body: { error: `parameter '${key}' given more than once` } };
+    for (const key of ['netns', 'compare'])
+      if (params.getAll(key).length > 1) return { status: 400, body: { error: `parameter '${key}' given more than once` } };
     if (!netns || !NETNS_NAME.test(netns)) return { status: 400, body: { error: "parameter 'netns' is required: 1 to 64 of A-Z a-z 0-9 . _ -" } };
     if (compare !== null && !NETNS_NAME.test(compare)) return { status: 400, body: { error: "parameter 'compare' must be 1 to 64 of A-Z a-z 0-9 . _ -" } };
     for (const name of [netns, compare]) {
-      if (name !== null && !gate.config.netnsPattern.test(name)) return { status: 404, body: { verdict: 'netns-not-found', error: `no slot namespace '${name}' (matching --netns-pattern)` } };
+      if (name !== null && !gate.config.netnsPattern.test(name))
+        return { status: 404, body: { verdict: 'netns-not-found', error: `no slot namespace '${name}' (matching --netns-pattern)` } };
     }
-    const slots = async () => classifySlots(await gate.facts(), gate.config);
-    const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest, slots, source);
+    const slots = () => gate.slots();
+    const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest, slots, { processes: source });
     return { status: slot.facts.exists ? 200 : 404, body: diagnosisJson(slot, other) };
   };
 }

@@ -11,18 +11,39 @@ import type { Logger } from './log.js';
  */
 export function logGate(gate: Gate, log: Logger): LogLimiter {
   const limiter = new LogLimiter((counts, total) =>
-    log.warn({ suppressed: counts, total }, `${total} more failed slot waits not logged one by one: ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+    log.warn(
+      { suppressed: counts, total },
+      `${total} more failed slot waits not logged one by one: ${Object.entries(counts)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    ),
   );
   gate.on('finished', (a: WaitAnswer) => {
-    const line = { netns: a.netns, tap: a.iface, reason: a.reason, waitedMs: a.waitedMs, pid: a.pid ?? a.holders[0]?.pid, holders: a.holders.map((h) => `${h.pid}/${h.comm}`) };
-    if (a.reason === 'carrier-up') log.info(line, `${a.netns}/${a.iface} has carrier after ${a.waitedMs}ms${a.holders.length ? ` (held by ${line.holders.join(', ')})` : ''}`);
-    else if (limiter.allow(a.reason, `${a.netns}|${a.reason}`)) log.warn(line, `${a.netns}/${a.iface} wait ended ${a.reason} after ${a.waitedMs}ms${a.error ? `: ${a.error}` : ''}`);
+    const line = {
+      netns: a.netns,
+      tap: a.iface,
+      reason: a.reason,
+      waitedMs: a.waitedMs,
+      pid: a.pid ?? a.holders[0]?.pid,
+      holders: a.holders.map((h) => `${h.pid}/${h.comm}`),
+    };
+    if (a.reason === 'carrier-up')
+      log.info(line, `${a.netns}/${a.iface} has carrier after ${a.waitedMs}ms${a.holders.length ? ` (held by ${line.holders.join(', ')})` : ''}`);
+    else if (limiter.allow(a.reason, `${a.netns}|${a.reason}`))
+      log.warn(line, `${a.netns}/${a.iface} wait ended ${a.reason} after ${a.waitedMs}ms${a.error ? `: ${a.error}` : ''}`);
   });
   gate.on('verdict', (now: HostVerdict, before: HostVerdict) => {
     const failing = failingIds(now);
     const line = { ready: now.ready, failing, was: failingIds(before) };
     if (now.ready) log.info(line, before.reason === 'starting' ? 'host gate ready: first evaluation passed' : 'host gate ready again');
-    else log.warn(line, `host gate NOT ready: ${now.checks.filter((c) => c.status === 'fail').map((c) => `${c.id}: ${c.message}`).join('; ')}`);
+    else
+      log.warn(
+        line,
+        `host gate NOT ready: ${now.checks
+          .filter((c) => c.status === 'fail')
+          .map((c) => `${c.id}: ${c.message}`)
+          .join('; ')}`,
+      );
   });
   gate.on('watcher', (event: string, detail: string) => {
     if (event === 'restarted') log.info({ watcher: event }, `link watcher restarted (${detail}) and state re-read`);

@@ -1,12 +1,13 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { classifySlots } from '../checks/slots.js';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from '../gate/gate.js';
 import type { WaitAnswer } from '../gate/wait-answer.js';
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
   const registry = new Registry();
+  // process_resident_memory_bytes, nodejs_heap_size_used_bytes, GC durations: the footprint an operator budgets for
+  collectDefaultMetrics({ register: registry });
   // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -45,7 +46,7 @@ export function createMetrics(gate: Gate): Registry {
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const view = classifySlots(await gate.facts(), gate.config);
+      const view = await gate.slots();
       this.reset();
       for (const s of ['active', 'starting', 'idle', 'unknown']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
     },

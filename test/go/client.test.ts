@@ -3,9 +3,16 @@ import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 
 const dir = new URL('../../clients/go/', import.meta.url).pathname;
-const hasGo = await execa('go', ['version'], { reject: false }).then((r) => r.exitCode === 0).catch(() => false);
+const hasGo = await execa('go', ['version'], { reject: false })
+  .then((r) => r.exitCode === 0)
+  .catch(() => false);
 // no network: the client uses the standard library only
-const env = { GOPROXY: 'off', GOFLAGS: '-mod=mod', GOCACHE: process.env.GOCACHE ?? `${process.env.HOME ?? tmpdir()}/.cache/go-build`, CI: process.env.CI ?? '' };
+const env = {
+  GOPROXY: 'off',
+  GOFLAGS: '-mod=mod',
+  GOCACHE: process.env.GOCACHE ?? `${process.env.HOME ?? tmpdir()}/.cache/go-build`,
+  CI: process.env.CI ?? '',
+};
 
 /** The Go client (clients/go): vet, then its tests, pure and live (the live ones need root and the built gate). */
 describe('the Go client', () => {

@@ -13,7 +13,16 @@ import type { LinkFacts, TapHolder, TunDeviceFacts } from '../../src/host/types.
 export const TUN_OK: TunDeviceFacts = { path: '/dev/net/tun', exists: true, isCharDevice: true, major: 10, minor: 200, openError: null, statError: null };
 
 export function config(over: Partial<HostConfig> = {}): HostConfig {
-  return { netnsPattern: /^ns-/, tap: 'tap0', minAgeMs: 0, maxNamespaces: 1000, capacityWarn: 0.8, orchestratorComm: 'orchestrator', tunPath: '/dev/net/tun', ...over };
+  return {
+    netnsPattern: /^ns-/,
+    tap: 'tap0',
+    minAgeMs: 0,
+    maxNamespaces: 1000,
+    capacityWarn: 0.8,
+    orchestratorComm: 'orchestrator',
+    tunPath: '/dev/net/tun',
+    ...over,
+  };
 }
 
 export function link(name: string, state: 'carrier' | 'no-carrier' | 'down', ifindex = 5): LinkFacts {
@@ -101,7 +110,7 @@ export class FakeHost implements GateHost {
   assigned: string[] = [];
   holderTouches = 0;
   closed = false;
-  private onNamesChanged: (() => void) | null = null;
+  private onNamesChanged: ((names: Set<string> | null) => void) | null = null;
 
   /** a slot namespace with a tap in the given state */
   add(name: string, tap: 'carrier' | 'no-carrier' | 'down' | 'none' = 'no-carrier', opts: { nsid?: number | null } = {}): FakeNamespace {
@@ -116,9 +125,9 @@ export class FakeHost implements GateHost {
     this.namespaces.delete(name);
   }
 
-  /** tells the gate what inotify would: names changed */
-  namesChanged(): void {
-    this.onNamesChanged?.();
+  /** tells the gate what inotify would: these names changed (none given: look at everything) */
+  namesChanged(...names: string[]): void {
+    this.onNamesChanged?.(names.length ? new Set(names) : null);
   }
 
   /** the kernel's link change, stored and (if the source runs) emitted */
@@ -144,7 +153,11 @@ export class FakeHost implements GateHost {
     for (const id of nsids) {
       const ns = [...this.namespaces.values()].find((n) => n.nsid === id);
       if (this.failingDumps.has(id)) out.set(id, new Error('Multipart message not terminated'));
-      else if (ns) out.set(id, [...ns.links.values()].map((l) => ({ ...l })));
+      else if (ns)
+        out.set(
+          id,
+          [...ns.links.values()].map((l) => ({ ...l })),
+        );
       else out.set(id, new Error('No such namespace'));
     }
     return out;
@@ -157,6 +170,10 @@ export class FakeHost implements GateHost {
 
   listNamespaces(): NamedNamespaces {
     return { namespaces: [...this.namespaces].map(([name, n]) => ({ name, inode: n.inode, device: 4, createdAtMs: 0, nsfs: n.nsfs })) };
+  }
+
+  statNamespace(name: string) {
+    return this.listNamespaces().namespaces.find((n) => n.name === name) ?? null;
   }
 
   readNsids(names: string[]): Promise<Map<string, number | null>> {
@@ -176,7 +193,7 @@ export class FakeHost implements GateHost {
     return Promise.resolve();
   }
 
-  watchNamespaces(onChange: () => void): { close(): void } {
+  watchNamespaces(onChange: (names: Set<string> | null) => void): { close(): void } {
     this.onNamesChanged = onChange;
     return { close: () => (this.onNamesChanged = null) };
   }
@@ -190,12 +207,12 @@ export class FakeHost implements GateHost {
   }
 
   gateFacts() {
-    return {
+    return Promise.resolve({
       named: this.listNamespaces().namespaces,
       kernelLimit: this.kernelLimit,
       tun: this.tunFacts,
       self: { pidNamespaceInode: 4026531836, capSysPtrace: true },
-    };
+    });
   }
 
   tun(): TunDeviceFacts {

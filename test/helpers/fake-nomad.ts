@@ -11,7 +11,10 @@ export interface Seen {
 export type Behaviour = (req: Seen) => { status: number; body: string } | 'hang';
 
 /** A local server answering as Nomad does (JSON bodies, text error bodies), on a unix socket or TCP. */
-export async function fakeNomad(behaviour: Behaviour, listen: { path: string } | { port: 0 }): Promise<{ seen: Seen[]; server: Server; addr: string; close: () => Promise<void> }> {
+export async function fakeNomad(
+  behaviour: Behaviour,
+  listen: { path: string } | { port: 0 },
+): Promise<{ seen: Seen[]; server: Server; addr: string; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   const server = createServer((req, res) => {
     let body = '';
@@ -28,7 +31,16 @@ export async function fakeNomad(behaviour: Behaviour, listen: { path: string } |
   await new Promise<void>((resolve) => server.listen(listen, resolve));
   const a = server.address();
   const addr = typeof a === 'string' ? a : `http://127.0.0.1:${(a as AddressInfo).port}`;
-  return { seen, server, addr, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+  return {
+    seen,
+    server,
+    addr,
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
 }
 
 export const OK: Behaviour = (req) => ({ status: 200, body: req.method === 'GET' ? '{"Meta":{},"Dynamic":{},"Static":{}}' : '{"Meta":{}}' });

@@ -33,7 +33,12 @@ export interface CliResult {
 }
 
 export async function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const r = await execa('node', [CLI, ...args], { reject: false, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env }, extendEnv: false, timeout: 60_000 });
+  const r = await execa('node', [CLI, ...args], {
+    reject: false,
+    env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
+    extendEnv: false,
+    timeout: 60_000,
+  });
   return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -159,7 +164,9 @@ export class HostSandbox {
   async process(ns: string | null, comm: string): Promise<ChildProcess> {
     const cmd = ['python3', `${FIXTURES}named-process.py`, comm];
     const child = this.track(
-      ns ? spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'] }) : spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }),
+      ns
+        ? spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: ['ignore', 'pipe', 'inherit'] })
+        : spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] }),
     );
     await waitForLine(child, 'ready');
     return child;
@@ -173,8 +180,8 @@ export class HostSandbox {
   }
 
   /** By the directory, not `ip netns list` (which hangs on a FIFO there, as one test puts). */
-  async exists(ns: string): Promise<boolean> {
-    return existsSync(`/run/netns/${ns}`);
+  exists(ns: string): Promise<boolean> {
+    return Promise.resolve(existsSync(`/run/netns/${ns}`));
   }
 
   async destroy(): Promise<void> {
@@ -197,7 +204,8 @@ export async function removeNamespaces(prefix: string): Promise<void> {
     return; // a fresh host: nothing to remove
   }
   const names = all.filter((n) => n.startsWith(prefix));
-  if (names.length > 0) await execa('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', reject: false, timeout: 60_000 });
+  if (names.length > 0)
+    await execa('ip', ['-force', '-batch', '-'], { input: names.map((n) => `netns del ${n}`).join('\n') + '\n', reject: false, timeout: 60_000 });
   // what ip could not delete (a FIFO or plain file a test left): unlink it
   for (const n of names) rmSync(`/run/netns/${n}`, { force: true });
 }

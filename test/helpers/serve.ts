@@ -25,18 +25,18 @@ export async function startServeWith(box: HostSandbox, prefix: string[], ...extr
   let ended = 'still running';
   child.once('exit', (code, signal) => (ended = `exited with code ${code} signal ${signal}`));
   const describe = () => `vmgate serve ${ended}; stderr:\n${err.trim()}`;
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 10_000);
     const look = () => {
       const m = /listening on 127\.0\.0\.1:(\d+)/.exec(err);
       if (m) {
         clearTimeout(t);
-        child.stderr!.off('data', look);
+        child.stderr.off('data', look);
         resolve(Number(m[1]));
       }
     };
-    child.stderr!.on('data', look);
+    child.stderr.on('data', look);
     child.once('exit', (code, signal) => reject(new Error(`serve exited with code ${code} signal ${signal} before listening: ${err}`)));
   });
   const url = `http://127.0.0.1:${port}`;
@@ -51,7 +51,12 @@ export async function startServeWith(box: HostSandbox, prefix: string[], ...extr
     url,
     child,
     describe,
-    logs: () => err.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+    logs: () =>
+      err
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once('exit', (code, signal) => r(code ?? (signal ? -1 : null))));

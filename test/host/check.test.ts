@@ -21,7 +21,10 @@ describeHost('vmgate check on real slots', () => {
     expect(c.message).toContain(ns);
     expect(c.message).toContain('vmgate check --fix');
     // one log line per check, the failing one naming the namespace
-    const lines = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.check)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps']);
     expect(lines[3]).toMatchObject({ level: 50, check: 'leftover-taps', status: 'fail', netns: ns });
     await runCli(['cleanup', '--min-age', '0s', ...box.flags()]);
@@ -33,7 +36,10 @@ describeHost('vmgate check on real slots', () => {
     let r = await runCli(['check', '--json', '--min-age', '1h', ...box.flags()]);
     expect(json(r).checks.find((x: any) => x.id === 'leftover-taps').status).toBe('pass');
     const inv = json(await runCli(['inventory', '--json', '--min-age', '1h', ...box.flags()]));
-    expect(inv.namespaces.map((n: any) => [n.name, n.state])).toEqual([[down, 'starting'], [young, 'starting']]);
+    expect(inv.namespaces.map((n: any) => [n.name, n.state])).toEqual([
+      [down, 'starting'],
+      [young, 'starting'],
+    ]);
     const downTap = inv.namespaces.find((n: any) => n.name === down).taps[0];
     expect(downTap).toMatchObject({ name: 'tap0', adminUp: false, carrier: false });
     r = await check();
@@ -61,7 +67,7 @@ describeHost('vmgate check on real slots', () => {
     const vmm = await box.holder(ns);
     let r = await check();
     expect(r.exitCode).toBe(1);
-    let c = json(r).checks.find((x: any) => x.id === 'leftover-taps');
+    const c = json(r).checks.find((x: any) => x.id === 'leftover-taps');
     expect(c.details.orphans).toEqual([{ netns: ns, tap: 'tap0', pid: vmm.pid, comm: 'firecracker' }]);
     expect(c.message).toContain(`pid ${vmm.pid} firecracker on ${ns}/tap0`);
 
@@ -81,7 +87,10 @@ describeHost('vmgate check on real slots', () => {
       { netns: ns, action: 'deleted' },
     ]);
     expect(await box.exists(ns)).toBe(false);
-    const logs = r.stderr.trim().split('\n').map((l) => JSON.parse(l));
+    const logs = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(logs.find((l) => l.pid === vmm.pid && l.signal)).toMatchObject({ netns: ns, tap: 'tap0', comm: 'firecracker' });
   });
 
@@ -99,11 +108,18 @@ describeHost('vmgate check on real slots', () => {
     const r = await runCli(['check', '--json', '--fix', '--min-age', '5s', ...box.flags('--netns-pattern', pattern)]);
     const out = json(r);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    expect(out.fixed.map((f: any) => [f.netns, f.action]).sort()).toEqual([[left1, 'deleted'], [left2, 'deleted'], [noTap, 'deleted']]);
+    expect(out.fixed.map((f: any) => [f.netns, f.action]).sort()).toEqual([
+      [left1, 'deleted'],
+      [left2, 'deleted'],
+      [noTap, 'deleted'],
+    ]);
     for (const ns of [left1, left2, noTap]) expect(await box.exists(ns)).toBe(false);
     for (const ns of [busy, foreign, young]) expect(await box.exists(ns)).toBe(true);
     expect(leftoverNames(out)).toEqual([]);
-    const deletedLogs = r.stderr.split('\n').filter((l) => l.includes('deleted leftover namespace')).map((l) => JSON.parse(l));
+    const deletedLogs = r.stderr
+      .split('\n')
+      .filter((l) => l.includes('deleted leftover namespace'))
+      .map((l) => JSON.parse(l));
     expect(deletedLogs.map((l) => l.netns).sort()).toEqual([left1, left2, noTap].sort());
     await box.stop(inside);
   });

@@ -62,7 +62,19 @@ describeHost('cleanup never deletes a slot in use', () => {
 
   it('4. without CAP_SYS_PTRACE, a process of another user inside a slot: unknown, cleanup refuses', async () => {
     const [used, idle] = await pair('cap');
-    const p = await box.command(['ip', 'netns', 'exec', used, 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'echo ready; exec sleep 3600']);
+    const p = await box.command([
+      'ip',
+      'netns',
+      'exec',
+      used,
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'sh',
+      '-c',
+      'echo ready; exec sleep 3600',
+    ]);
     const noPtrace = ['setpriv', '--bounding-set', '-sys_ptrace', '--inh-caps', '-sys_ptrace'];
     const chk = await runCliVia(noPtrace, ['check', '--json', '--min-age', '0s', ...box.flags()]);
     expect(chk.exitCode).toBe(1);
@@ -98,7 +110,7 @@ describeHost('cleanup never deletes a slot in use', () => {
     await runCli(cleanupCmd());
   });
 
-  it('6. a name that is a plain file in vmgate\'s mount namespace (mount not propagated): unknown, nothing deleted', async () => {
+  it("6. a name that is a plain file in vmgate's mount namespace (mount not propagated): unknown, nothing deleted", async () => {
     const [used, idle] = await pair('mnt');
     const p = await box.process(used, 'envd-standin');
     const priv = ['unshare', '-m', '--propagation', 'private', 'sh', '-c', `umount /run/netns/${used} && exec "$@"`, 'sh'];
@@ -106,7 +118,10 @@ describeHost('cleanup never deletes a slot in use', () => {
     expect(r.exitCode).toBe(1);
     expect(json(r).refused).toContain('not namespace mounts here');
     const inv = await runCliVia(priv, ['inventory', '--json', '--min-age', '0s', ...box.flags()]);
-    expect(json(inv).namespaces.find((n: any) => n.name === used)).toMatchObject({ state: 'unknown', unknownReason: expect.stringContaining('mount propagation') });
+    expect(json(inv).namespaces.find((n: any) => n.name === used)).toMatchObject({
+      state: 'unknown',
+      unknownReason: expect.stringContaining('mount propagation'),
+    });
     // the host's mount is untouched: still a namespace, still with its process
     expect(await box.exists(used)).toBe(true);
     expect((await execa('stat', ['-f', '-c', '%t', `/run/netns/${used}`])).stdout).toBe('6e736673');
@@ -124,7 +139,11 @@ describeHost('cleanup never deletes a slot in use', () => {
     const [used, idle] = await pair('late');
     const { config, log } = inProcess();
     let entrant: Awaited<ReturnType<typeof box.process>> | null = null;
-    const r = await cleanup(config, { dryRun: false, killOrphans: false, killGraceMs: 1000, settleMs: 0, beforeVerify: async () => void (entrant = await box.process(used, 'late-entrant')) }, log);
+    const r = await cleanup(
+      config,
+      { dryRun: false, killOrphans: false, killGraceMs: 1000, settleMs: 0, beforeVerify: async () => void (entrant = await box.process(used, 'late-entrant')) },
+      log,
+    );
     expect(r.refused).toBeUndefined();
     expect(r.fixed.find((f) => f.netns === used)).toMatchObject({ action: 'skipped', reason: expect.stringContaining(`pid ${entrant!.pid}`) });
     expect(r.fixed.find((f) => f.netns === idle)).toMatchObject({ action: 'deleted' });
@@ -161,10 +180,21 @@ describeHost('cleanup never deletes a slot in use', () => {
     const { config, log } = inProcess();
     let entrant: Awaited<ReturnType<typeof box.process>> | null = null;
     let batches = 0;
-    const r = await cleanup(config, { dryRun: false, killOrphans: false, killGraceMs: 1000, settleMs: 0, batchSize: 4, beforeVerify: async (batch) => {
-      batches += 1;
-      if (batch.includes(target)) entrant = await box.process(target, 'late-entrant');
-    } }, log);
+    const r = await cleanup(
+      config,
+      {
+        dryRun: false,
+        killOrphans: false,
+        killGraceMs: 1000,
+        settleMs: 0,
+        batchSize: 4,
+        beforeVerify: async (batch) => {
+          batches += 1;
+          if (batch.includes(target)) entrant = await box.process(target, 'late-entrant');
+        },
+      },
+      log,
+    );
     expect(batches).toBeGreaterThanOrEqual(3);
     const deleted = r.fixed.filter((f) => f.action === 'deleted').map((f) => f.netns);
     for (const n of names.slice(0, 11)) expect(deleted).toContain(n);

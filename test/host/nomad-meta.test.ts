@@ -51,7 +51,7 @@ describeHost('Nomad node metadata from the real gate and check', () => {
 
   it('check --fix --nomad-meta publishes the prestart verdict; Nomad refusing (403) does not fail the check', async () => {
     let status = 200;
-    const n = await fakeNomad((r) => (status === 200 ? (OK(r) as any) : { status, body: 'Permission denied' }), { port: 0 });
+    const n = await fakeNomad((r) => (status === 200 ? OK(r) : { status, body: 'Permission denied' }), { port: 0 });
     afterAll(n.close);
     let r = await runCli(['check', '--fix', '--nomad-meta', '--json', ...box.flags()], { NOMAD_ADDR: n.addr });
     expect(r.exitCode).toBe(0);
@@ -108,7 +108,12 @@ describeHost('the release tarball', () => {
     const tarball = stdout.split('\n').find((l) => l.endsWith('.tar.gz'))!;
     const dir = mkdtempSync(join(tmpdir(), 'vgpack-'));
     await execa('tar', ['-C', dir, '-xzf', new URL(`../../${tarball}`, import.meta.url).pathname]);
-    const r = await execa('node', [join(dir, 'vmgate/dist/src/cli/bin.js'), 'check', '--json', '--netns-pattern', '^vgtest-none$'], { reject: false, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }, extendEnv: false, cwd: dir });
+    const r = await execa('node', [join(dir, 'vmgate/dist/src/cli/bin.js'), 'check', '--json', '--netns-pattern', '^vgtest-none$'], {
+      reject: false,
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+      extendEnv: false,
+      cwd: dir,
+    });
     expect(r.exitCode).toBe(0);
     expect(JSON.parse(r.stdout).checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps']);
     await execa('rm', ['-rf', dir]);

@@ -41,11 +41,17 @@ describeHost('serve never dies and never lies', () => {
     const s = await startServe(box);
     const port = Number(new URL(s.url).port);
     const ns = await box.slot('fuzz');
-    const param = fc.tuple(fc.constantFrom('netns', 'iface', 'timeout_ms', 'pid', 'verbose', 'compare', 'guest', 'x'), fc.oneof(fc.string(), fc.constant(ns), fc.integer().map(String)));
+    const param = fc.tuple(
+      fc.constantFrom('netns', 'iface', 'timeout_ms', 'pid', 'verbose', 'compare', 'guest', 'x'),
+      fc.oneof(fc.string(), fc.constant(ns), fc.integer().map(String)),
+    );
     const target = fc.oneof(
-      fc.tuple(fc.constantFrom('/ready-for-vm', '/diagnose', '/inventory', '/healthz', '/metrics', '/', '/x'), fc.array(param, { maxLength: 4 })).map(
-        ([path, ps]) => `${path}?${ps.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%25/g, fc.sample(fc.constantFrom('%', '%25'), 1)[0]!)}`).join('&')}`,
-      ),
+      fc
+        .tuple(fc.constantFrom('/ready-for-vm', '/diagnose', '/inventory', '/healthz', '/metrics', '/', '/x'), fc.array(param, { maxLength: 4 }))
+        .map(
+          ([path, ps]) =>
+            `${path}?${ps.map(([k, v]) => `${k}=${encodeURIComponent(v).replace(/%25/g, fc.sample(fc.constantFrom('%', '%25'), 1)[0]!)}`).join('&')}`,
+        ),
       fc.string({ minLength: 1 }).map((t) => t.replace(/[\s]/g, '_')),
       fc.webPath(),
     );
@@ -69,14 +75,20 @@ describeHost('serve never dies and never lies', () => {
     const ns = box.ns('fresh');
     await inside('ip', 'netns', 'add', ns);
     for (let i = 0; i < 100 && (await get(`${s.url}/inventory`)).body.namespaces.length === 0; i++) await sleep(20);
-    expect((await get(`${s.url}/inventory`)).body.namespaces.map((n: any) => n.name), s.describe()).toEqual([ns]);
+    expect(
+      (await get(`${s.url}/inventory`)).body.namespaces.map((n: any) => n.name),
+      s.describe(),
+    ).toEqual([ns]);
     // the directory goes away and comes back: still followed
     await inside('ip', 'netns', 'del', ns);
     await inside('sh', '-c', 'umount /run/netns 2>/dev/null; rmdir /run/netns');
     for (let i = 0; i < 100 && (await get(`${s.url}/inventory`)).body.namespaces.length > 0; i++) await sleep(20);
     await inside('ip', 'netns', 'add', ns);
     for (let i = 0; i < 100 && (await get(`${s.url}/inventory`)).body.namespaces.length === 0; i++) await sleep(20);
-    expect((await get(`${s.url}/inventory`)).body.namespaces.map((n: any) => n.name), s.describe()).toEqual([ns]);
+    expect(
+      (await get(`${s.url}/inventory`)).body.namespaces.map((n: any) => n.name),
+      s.describe(),
+    ).toEqual([ns]);
     await inside('ip', 'netns', 'del', ns);
     expect(await s.stop()).toBe(0);
   });
@@ -98,7 +110,9 @@ describeHost('serve never dies and never lies', () => {
   it('3. SIGTERM twice: every waiter still gets 503 shutting-down, exit 0', async () => {
     const s = await startServe(box, '--max-waiters', '500');
     const ns = await box.slot('sig');
-    const waits = Array.from({ length: 100 }, () => get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=20000`).catch((e: Error) => ({ status: 0, body: { reason: e.message } })));
+    const waits = Array.from({ length: 100 }, () =>
+      get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=20000`).catch((e: Error) => ({ status: 0, body: { reason: e.message } })),
+    );
     for (let i = 0; i < 100; i++) {
       const m = await get(`${s.url}/metrics`);
       if (/^vmgate_carrier_waiters 100$/m.test(m.text)) break;
@@ -145,7 +159,9 @@ describeHost('serve never dies and never lies', () => {
       process.env.PATH = prevPath;
     }
     writeFileSync(flag, '');
-    const monitors = async () => (await execa('ps', ['-o', 'pid=,args=', '--ppid', String(s.child.pid)], { reject: false })).stdout.split('\n').filter((l) => /monitor|sleep/.test(l)).length;
+    const monitors = async () =>
+      (await execa('ps', ['-o', 'pid=,args=', '--ppid', String(s.child.pid)], { reject: false })).stdout.split('\n').filter((l) => /monitor|sleep/.test(l))
+        .length;
     await execa('pkill', ['-f', '-P', String(s.child.pid), 'monitor'], { reject: false });
     let most = 0;
     for (let i = 0; i < 40; i++) {
@@ -172,7 +188,8 @@ describeHost('serve never dies and never lies', () => {
     const plain = `/run/netns/${box.ns('plain')}`;
     writeFileSync(plain, '');
     try {
-      for (let i = 0; i < 100 && (await get(`${s.url}/ready-for-vm?netns=${box.ns('plain')}&timeout_ms=0`)).body.reason === 'netns-not-found'; i++) await sleep(20);
+      for (let i = 0; i < 100 && (await get(`${s.url}/ready-for-vm?netns=${box.ns('plain')}&timeout_ms=0`)).body.reason === 'netns-not-found'; i++)
+        await sleep(20);
       const u = await get(`${s.url}/ready-for-vm?netns=${box.ns('plain')}&timeout_ms=5000`);
       expect([u.status, u.body.reason]).toEqual([503, 'netns-unwatched']);
       expect(u.body.waitedMs).toBeLessThan(5000);
@@ -235,5 +252,4 @@ describeHost('serve never dies and never lies', () => {
     expect(JSON.parse(r.stdout).namespaces).toHaveLength(600);
     await execa('ip', ['-force', '-batch', '-'], { input: lines.map((l) => l.replace('add', 'del')).join('\n') + '\n' });
   });
-
 });

@@ -52,7 +52,14 @@ describeHost('vmgate serve: the readiness gate on real slots', () => {
     const vmm = await box.holder(ns);
     const r = await pending;
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ ready: true, reason: 'carrier-up', netns: ns, iface: 'tap0', carrier: true, holders: [{ pid: vmm.pid, comm: 'firecracker' }] });
+    expect(r.body).toMatchObject({
+      ready: true,
+      reason: 'carrier-up',
+      netns: ns,
+      iface: 'tap0',
+      carrier: true,
+      holders: [{ pid: vmm.pid, comm: 'firecracker' }],
+    });
     expect(r.body.waitedMs).toBeGreaterThan(100);
     const again = await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=0`);
     expect(again.body).toMatchObject({ ready: true, reason: 'carrier-up' });

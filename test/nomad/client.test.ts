@@ -25,11 +25,17 @@ function client(env: NodeJS.ProcessEnv, opts = {}) {
 
 describe('finding Nomad', () => {
   it('Task API socket first: NOMAD_UNIX_ADDR, else the secrets dir socket if it exists, else NOMAD_ADDR', () => {
-    expect(resolveNomadTarget({ NOMAD_UNIX_ADDR: '/a/api.sock', NOMAD_SECRETS_DIR: '/s', NOMAD_ADDR: 'http://x:1' })).toMatchObject({ via: 'task-api', socketPath: '/a/api.sock' });
+    expect(resolveNomadTarget({ NOMAD_UNIX_ADDR: '/a/api.sock', NOMAD_SECRETS_DIR: '/s', NOMAD_ADDR: 'http://x:1' })).toMatchObject({
+      via: 'task-api',
+      socketPath: '/a/api.sock',
+    });
     expect(resolveNomadTarget({ NOMAD_SECRETS_DIR: '/s' }, () => true)).toMatchObject({ via: 'task-api', socketPath: '/s/api.sock' });
     expect(resolveNomadTarget({ NOMAD_SECRETS_DIR: '/s', NOMAD_ADDR: 'http://x:1' }, () => false)).toMatchObject({ via: 'agent', origin: 'http://x:1' });
     expect(resolveNomadTarget({})).toMatchObject({ via: 'agent', origin: 'http://127.0.0.1:4646' });
-    expect(resolveNomadTarget({ NOMAD_ADDR: 'https://n:4646', NOMAD_SKIP_VERIFY: 'true', NOMAD_TLS_SERVER_NAME: 'client.global.nomad' }).tls).toEqual({ servername: 'client.global.nomad', rejectUnauthorized: false });
+    expect(resolveNomadTarget({ NOMAD_ADDR: 'https://n:4646', NOMAD_SKIP_VERIFY: 'true', NOMAD_TLS_SERVER_NAME: 'client.global.nomad' }).tls).toEqual({
+      servername: 'client.global.nomad',
+      rejectUnauthorized: false,
+    });
     expect(() => resolveNomadTarget({ NOMAD_ADDR: 'nomad:4646' })).toThrow(/NOMAD_ADDR/);
   });
 });
@@ -52,7 +58,9 @@ describe('the client against a local Nomad', () => {
   });
   it('403 is not retried and the error carries method, path, status and the text body', async () => {
     const n = await serve(() => ({ status: 403, body: 'Permission denied' }), { port: 0 });
-    const err = await client({ NOMAD_ADDR: n.addr }).setNodeMeta({ a: 'b' }).catch((e) => e);
+    const err = (await client({ NOMAD_ADDR: n.addr })
+      .setNodeMeta({ a: 'b' })
+      .catch((e: unknown) => e)) as NomadError;
     expect(err).toBeInstanceOf(NomadError);
     expect(err).toMatchObject({ method: 'POST', path: '/v1/client/metadata', status: 403, body: 'Permission denied' });
     expect(err.message).toBe('nomad POST /v1/client/metadata: HTTP 403: Permission denied');
@@ -60,13 +68,15 @@ describe('the client against a local Nomad', () => {
   });
   it('500 is retried with backoff, then fails', async () => {
     const n = await serve(() => ({ status: 500, body: 'rpc error: no leader' }), { port: 0 });
-    const err = await client({ NOMAD_ADDR: n.addr }, { retries: 2 }).setNodeMeta({}).catch((e) => e);
+    const err = (await client({ NOMAD_ADDR: n.addr }, { retries: 2 })
+      .setNodeMeta({})
+      .catch((e: unknown) => e)) as NomadError;
     expect(n.seen).toHaveLength(3);
     expect(err.status).toBe(500);
   });
   it('500 then 200 succeeds on the retry', async () => {
     let i = 0;
-    const n = await serve((r) => (i++ === 0 ? { status: 500, body: 'busy' } : OK(r) as any), { port: 0 });
+    const n = await serve((r) => (i++ === 0 ? { status: 500, body: 'busy' } : OK(r)), { port: 0 });
     await client({ NOMAD_ADDR: n.addr }).setNodeMeta({});
     expect(n.seen).toHaveLength(2);
   });
@@ -75,14 +85,18 @@ describe('the client against a local Nomad', () => {
     const addr = n.addr;
     await n.close();
     closers.pop();
-    const err = await client({ NOMAD_ADDR: addr }, { retries: 1 }).setNodeMeta({}).catch((e) => e);
+    const err = (await client({ NOMAD_ADDR: addr }, { retries: 1 })
+      .setNodeMeta({})
+      .catch((e: unknown) => e)) as NomadError;
     expect(err).toMatchObject({ status: 0 });
     expect(err.message).toMatch(/ECONNREFUSED/);
   });
   it('a hang times out', async () => {
     const n = await serve(() => 'hang', { port: 0 });
     const t0 = Date.now();
-    const err = await client({ NOMAD_ADDR: n.addr }, { timeoutMs: 300 }).setNodeMeta({}).catch((e) => e);
+    const err = (await client({ NOMAD_ADDR: n.addr }, { timeoutMs: 300 })
+      .setNodeMeta({})
+      .catch((e: unknown) => e)) as NomadError;
     expect(err.message).toBe('nomad POST /v1/client/metadata: no answer: timed out after 300ms');
     expect(Date.now() - t0).toBeLessThan(3000);
   });

@@ -62,7 +62,10 @@ describe('the orchestrator job', () => {
       const { args } = task(t).config[0];
       expect(args[0]).toMatch(/dist\/src\/cli\/bin\.js$/);
       const argv = args.slice(1).map((a: string) => (a === '${NOMAD_ADDR_vmgate}' ? '127.0.0.1:8431' : a));
-      const env = Object.fromEntries(Object.entries(task(t).env[0]).filter(([k]) => k.startsWith('VMGATE_') && k !== 'VMGATE_NODE_ID')) as Record<string, string>;
+      const env = Object.fromEntries(Object.entries(task(t).env[0]).filter(([k]) => k.startsWith('VMGATE_') && k !== 'VMGATE_NODE_ID')) as Record<
+        string,
+        string
+      >;
       expect(() => resolve(argv, env)).not.toThrow();
     }
   });

@@ -39,7 +39,7 @@ describe('diagnoses after failed waits', () => {
 
   it('failures of a namespace diagnosed within the interval are counted in one summary line, not diagnosed again', async () => {
     const { lines, log } = memoryLog();
-    const q = new AfterWaitDiagnoses(async () => ({ verdict: 'no-vmm', cause: 'c', next: 'n' }), log, { intervalMs: 60_000 });
+    const q = new AfterWaitDiagnoses(() => Promise.resolve({ verdict: 'no-vmm', cause: 'c', next: 'n' }), log, { intervalMs: 60_000 });
     q.failed({ netns: 'ns-1', iface: 'tap0', reason: 'timeout' });
     await tick(10);
     for (let i = 0; i < 5; i++) q.failed({ netns: 'ns-1', iface: 'tap0', reason: 'timeout' });
@@ -53,19 +53,27 @@ describe('diagnoses after failed waits', () => {
 
   it('starts at most perSecond diagnoses a second and counts what does not fit the queue', async () => {
     const { lines, log } = memoryLog();
-    const q = new AfterWaitDiagnoses(async () => ({ verdict: 'v', cause: 'c', next: 'n' }), log, { perSecond: 2, maxQueued: 3, intervalMs: 60_000, now: () => 5000 });
+    const q = new AfterWaitDiagnoses(() => Promise.resolve({ verdict: 'v', cause: 'c', next: 'n' }), log, {
+      perSecond: 2,
+      maxQueued: 3,
+      intervalMs: 60_000,
+      now: () => 5000,
+    });
     for (let i = 0; i < 10; i++) q.failed({ netns: `ns-${i}`, iface: 'tap0', reason: 'timeout' });
     await tick(20);
     expect(q.started).toBe(2);
     q.stop();
     const summary = lines.find((l) => l.level === 'info')!;
-    expect(summary.fields.notDiagnosed).toBe(5);
+    expect(summary.fields.notDiagnosed).toBe(7); // 3 queued (2 of them started), 7 beyond the queue
   });
 
   it('a diagnosis that fails is logged at debug and frees its slot', async () => {
     const { lines, log } = memoryLog();
     let n = 0;
-    const q = new AfterWaitDiagnoses(async () => (n++ === 0 ? Promise.reject(new Error('ip timed out')) : { verdict: 'v', cause: 'c', next: 'n' }), log, { inFlight: 1, perSecond: 100 });
+    const q = new AfterWaitDiagnoses(async () => (n++ === 0 ? Promise.reject(new Error('ip timed out')) : { verdict: 'v', cause: 'c', next: 'n' }), log, {
+      inFlight: 1,
+      perSecond: 100,
+    });
     q.failed({ netns: 'ns-1', iface: 'tap0', reason: 'timeout' });
     q.failed({ netns: 'ns-2', iface: 'tap0', reason: 'timeout' });
     await tick(20);

@@ -37,7 +37,13 @@ describe('slot states', () => {
   });
   it('names the tap state in one word', () => {
     const view = classifySlots(
-      facts([ns('ns-1', { links: [tap({ carrier: true })] }), ns('ns-2', { links: [tap({ adminUp: false })] }), ns('ns-3', { links: [] }), ns('ns-4'), ns('ns-5', { links: null, linkError: 'EINVAL' })]),
+      facts([
+        ns('ns-1', { links: [tap({ carrier: true })] }),
+        ns('ns-2', { links: [tap({ adminUp: false })] }),
+        ns('ns-3', { links: [] }),
+        ns('ns-4'),
+        ns('ns-5', { links: null, linkError: 'EINVAL' }),
+      ]),
       config,
     );
     expect(view.slots.map((s) => tapState(s, 'tap0'))).toEqual(['carrier', 'admin-down', 'no-tap', 'no-carrier', 'unreadable']);
@@ -54,7 +60,7 @@ describe('checks', () => {
   it('tun-device: each way it can be wrong says how to fix it', () => {
     const t = (over: object) => byId(facts([], { tun: { ...facts([]).tun, ...over } }))['tun-device']!;
     expect(t({}).status).toBe('pass');
-    expect(t({ exists: false, statError: 'ENOENT' }).message).toContain("modprobe tun");
+    expect(t({ exists: false, statError: 'ENOENT' }).message).toContain('modprobe tun');
     expect(t({ isCharDevice: false }).message).toContain('mknod /dev/net/tun c 10 200');
     expect(t({ major: 1, minor: 3 }).message).toContain('is device 1:3');
     expect(t({ openError: 'EACCES' }).message).toContain('chmod 0666');
@@ -72,7 +78,10 @@ describe('checks', () => {
   });
 
   it('leftover-taps: fails on leftovers and orphans, lists them, passes under an orchestrator', () => {
-    const f = facts([ns('ns-3'), ns('ns-1', { processes: [{ pid: 42, comm: 'firecracker' }], tapHolders: { tap0: [holder] }, links: [tap({ carrier: true })] })]);
+    const f = facts([
+      ns('ns-3'),
+      ns('ns-1', { processes: [{ pid: 42, comm: 'firecracker' }], tapHolders: { tap0: [holder] }, links: [tap({ carrier: true })] }),
+    ]);
     const r = byId(f)['leftover-taps']!;
     expect(r.status).toBe('fail');
     expect(r.details.leftovers).toEqual([{ netns: 'ns-3', tap: 'tap0', tapState: 'no-carrier', ageSeconds: 3600 }]);
@@ -102,19 +111,37 @@ describe('reports', () => {
     expect(lines[3]).toMatch(/^\[FAIL\] leftover-taps {4}no orchestrator runs/);
     expect(lines[4]).toBe('[FIX]  deleted ns-3');
     expect(lines[5]).toBe(summaryLine(results, [{ netns: 'ns-3', action: 'deleted' }]));
-    expect(lines[5]).toBe('4 checks: 3 passed, 0 warnings, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator');
+    expect(lines[5]).toBe(
+      '4 checks: 3 passed, 0 warnings, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator',
+    );
   });
   it('inventory table and JSON', () => {
-    const view = classifySlots(facts([ns('ns-1', { processes: [{ pid: 42, comm: 'firecracker' }], tapHolders: { tap0: [holder] }, links: [tap({ carrier: true })] }), ns('ns-3')]), config);
+    const view = classifySlots(
+      facts([ns('ns-1', { processes: [{ pid: 42, comm: 'firecracker' }], tapHolders: { tap0: [holder] }, links: [tap({ carrier: true })] }), ns('ns-3')]),
+      config,
+    );
     const table = formatInventory(view, 'tap0').split('\n');
     expect(table[0]).toMatch(/^NETNS\s+STATE\s+AGE\s+NSID\s+TAP0 FLAGS\s+CARRIER\s+HOLDERS\s+PROCESSES$/);
     expect(table[1]).toMatch(/^ns-1\s+active\s+60m\s+1\s+BROADCAST,MULTICAST,UP,LOWER_UP\s+yes\s+42\/firecracker\s+42\/firecracker$/);
     expect(table[2]).toMatch(/^ns-3\s+idle\(leftover\)\s+60m\s+1\s+NO-CARRIER,BROADCAST,MULTICAST,UP\s+no\s+-\s+-$/);
     const j = inventoryJson(view);
     expect(j.namespaces[0]).toEqual({
-      name: 'ns-1', state: 'active', leftover: false, ageSeconds: 3600, nsid: 1,
+      name: 'ns-1',
+      state: 'active',
+      leftover: false,
+      ageSeconds: 3600,
+      nsid: 1,
       processes: [{ pid: 42, comm: 'firecracker' }],
-      taps: [{ name: 'tap0', adminUp: true, carrier: true, operstate: 'UP', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], holders: [{ pid: 42, comm: 'firecracker' }] }],
+      taps: [
+        {
+          name: 'tap0',
+          adminUp: true,
+          carrier: true,
+          operstate: 'UP',
+          flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+          holders: [{ pid: 42, comm: 'firecracker' }],
+        },
+      ],
     });
   });
 });

@@ -12,7 +12,16 @@ afterEach(() => {
 });
 
 function gate(host: FakeHost, over: Partial<GateOptions> = {}): Gate {
-  const g = new Gate(config(), host, { owns: (n) => n.startsWith('ns-'), maxWaiters: 100, recheckMs: 60_000, gateOnHost: true, backoffMs: 5, maxBackoffMs: 40, pidPollMs: 5, ...over });
+  const g = new Gate(config(), host, {
+    owns: (n) => n.startsWith('ns-'),
+    maxWaiters: 100,
+    recheckMs: 60_000,
+    gateOnHost: true,
+    backoffMs: 5,
+    maxBackoffMs: 40,
+    pidPollMs: 5,
+    ...over,
+  });
   gates.push(g);
   return g;
 }
@@ -384,10 +393,10 @@ describe('host verdict', () => {
     const g = await started(host);
     const seen: boolean[] = [];
     g.on('verdict', (v: HostVerdict) => seen.push(v.ready));
-    g.evaluate();
+    await g.evaluate();
     host.tunFacts = TUN_OK;
-    g.evaluate();
-    g.evaluate();
+    await g.evaluate();
+    await g.evaluate();
     expect(seen).toEqual([true]);
   });
 

@@ -6,12 +6,22 @@ import { parseWaitQuery, WAIT_STATUS } from '../../src/gate/wait-answer.js';
 import { parseMonitorLine } from '../../src/host/monitor-line.js';
 import { verboseVerdict } from '../../src/sinks/http/ready-for-vm.js';
 
-const lines = readFileSync(new URL('../fixtures/ip/monitor-all-nsid-6.1.txt', import.meta.url), 'utf8').trim().split('\n');
+const lines = readFileSync(new URL('../fixtures/ip/monitor-all-nsid-6.1.txt', import.meta.url), 'utf8')
+  .trim()
+  .split('\n');
 
 describe('ip -o monitor all-nsid link nsid', () => {
   it('reads carrier on, carrier off, admin down from real lines', () => {
     const evs = lines.slice(0, 6).map(parseMonitorLine);
-    expect(evs[0]).toEqual({ kind: 'link', nsid: 0, deleted: false, ifindex: 2, name: 'tap0', flags: ['NO-CARRIER', 'BROADCAST', 'MULTICAST', 'UP'], operstate: 'DOWN' });
+    expect(evs[0]).toEqual({
+      kind: 'link',
+      nsid: 0,
+      deleted: false,
+      ifindex: 2,
+      name: 'tap0',
+      flags: ['NO-CARRIER', 'BROADCAST', 'MULTICAST', 'UP'],
+      operstate: 'DOWN',
+    });
     expect(evs[1]).toMatchObject({ name: 'tap0', flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'], operstate: 'UP' });
     expect(evs[4]).toMatchObject({ name: 'tap0', flags: ['BROADCAST', 'MULTICAST'] });
   });
@@ -52,14 +62,29 @@ describe('slot query validation', () => {
     ['netns=ns-1&wait=1', "unknown parameter 'wait'"],
   ])('%j is rejected', (query, msg) => expect((q(query) as { error: string }).error).toContain(msg));
   it('maps every reason to its status', () => {
-    expect(WAIT_STATUS).toMatchObject({ 'carrier-up': 200, 'bad-request': 400, 'netns-not-found': 404, 'iface-not-found': 404, 'iface-admin-down': 409, 'vmm-exited': 503, timeout: 504 });
+    expect(WAIT_STATUS).toMatchObject({
+      'carrier-up': 200,
+      'bad-request': 400,
+      'netns-not-found': 404,
+      'iface-not-found': 404,
+      'iface-admin-down': 409,
+      'vmm-exited': 503,
+      timeout: 504,
+    });
   });
 });
 
 describe('host verdict', () => {
   it('never reads ready while starting, in the /readyz style', () => {
     expect(verboseVerdict(STARTING)).toBe('[-]starting failed: the first evaluation has not finished\nnot ready\n');
-    const v = { ready: false, checks: [{ id: 'tun-device', status: 'pass' as const, message: 'ok', details: {} }, { id: 'netns-capacity', status: 'fail' as const, message: 'full', details: {} }], checkedAt: '' };
+    const v = {
+      ready: false,
+      checks: [
+        { id: 'tun-device', status: 'pass' as const, message: 'ok', details: {} },
+        { id: 'netns-capacity', status: 'fail' as const, message: 'full', details: {} },
+      ],
+      checkedAt: '',
+    };
     expect(verboseVerdict(v)).toBe('[+]tun-device ok\n[-]netns-capacity failed: full\nnot ready\n');
     expect(verdictKey(v)).toBe('false||netns-capacity:fail');
   });

@@ -5,10 +5,18 @@ import { UsageError } from '../../src/config/usage-error.js';
 import { nomadContext } from '../../src/sinks/log.js';
 
 describe('options', () => {
-  const parse = (argv: string[], env: Record<string, string> = {}) => parseOptions('check', argv, [...HOST_OPTIONS, { name: 'fix', kind: 'boolean', help: '' }], env);
+  const parse = (argv: string[], env: Record<string, string> = {}) =>
+    parseOptions('check', argv, [...HOST_OPTIONS, { name: 'fix', kind: 'boolean', help: '' }], env);
   it('defaults as documented', () => {
     const c = hostConfig(parse([]));
-    expect(c).toMatchObject({ tap: 'tap0', minAgeMs: 30_000, maxNamespaces: null, capacityWarn: 0.8, orchestratorComm: 'orchestrator', tunPath: '/dev/net/tun' });
+    expect(c).toMatchObject({
+      tap: 'tap0',
+      minAgeMs: 30_000,
+      maxNamespaces: null,
+      capacityWarn: 0.8,
+      orchestratorComm: 'orchestrator',
+      tunPath: '/dev/net/tun',
+    });
     expect(c.netnsPattern.test('ns-12')).toBe(true);
     expect(c.netnsPattern.test('ns-12x')).toBe(false);
   });
@@ -26,7 +34,12 @@ describe('options', () => {
     expect(() => hostConfig(parse(['--orchestrator-comm', '']))).toThrow(/must not be empty/);
   });
   it('log lines carry Nomad context when it is there', () => {
-    expect(nomadContext({ NOMAD_ALLOC_ID: 'a1', NOMAD_TASK_NAME: 'vmgate-preflight', NOMAD_JOB_NAME: 'orch', NOMAD_GROUP_NAME: 'g' })).toEqual({ alloc_id: 'a1', task: 'vmgate-preflight', job: 'orch', group: 'g' });
+    expect(nomadContext({ NOMAD_ALLOC_ID: 'a1', NOMAD_TASK_NAME: 'vmgate-preflight', NOMAD_JOB_NAME: 'orch', NOMAD_GROUP_NAME: 'g' })).toEqual({
+      alloc_id: 'a1',
+      task: 'vmgate-preflight',
+      job: 'orch',
+      group: 'g',
+    });
     expect(nomadContext({})).toEqual({});
   });
 });

@@ -1,17 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, formatDuration } from '../../src/config/duration.js';
-import { parseIpLinkJson } from '../../src/host/links.js';
+import { parseIpLinkJson as parseLinks } from '../../src/host/links.js';
 import { flagLabels, operstateName } from '../../src/host/link-flags.js';
-import { parseNetnsList } from '../../src/host/named-namespaces.js';
+import { parseNetnsList as parseList } from '../../src/host/named-namespaces.js';
+import { ParseError } from '../../src/host/parse-error.js';
 import { parseIff, commMatches } from '../../src/host/proc-table.js';
 import { devMajor, devMinor } from '../../src/host/tun-device.js';
+
+/** the parsers return facts or a ParseError: these fixtures are real output, so an error fails the test */
+function ok<T>(r: T | ParseError): T {
+  if (r instanceof ParseError) throw r;
+  return r;
+}
+const parseIpLinkJson = (s: string) => ok(parseLinks(s));
+const parseNetnsList = (s: string) => ok(parseList(s));
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 
 describe('durations', () => {
   it.each([
-    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['0s', 0], ['1.5s', 1500], ['250', 250],
+    ['500ms', 500],
+    ['30s', 30_000],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['0s', 0],
+    ['1.5s', 1500],
+    ['250', 250],
   ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms));
   it.each(['', 'soon', '5 minutes', '-1s', '1d'])('rejects %j', (text) => expect(parseDuration(text)).toBeNull());
   it('formats ages for tables', () => {
@@ -21,10 +36,16 @@ describe('durations', () => {
 
 describe('ip netns list', () => {
   it('reads nsids from iproute2 6.1 JSON, a namespace without id gives null', () => {
-    expect([...parseNetnsList(fixture('ip/netns-list-6.1.json'))]).toEqual([['vgtest-fy', null], ['vgtest-fx', 0]]);
+    expect([...parseNetnsList(fixture('ip/netns-list-6.1.json'))]).toEqual([
+      ['vgtest-fy', null],
+      ['vgtest-fx', 0],
+    ]);
   });
   it('reads the text form too', () => {
-    expect([...parseNetnsList(fixture('ip/netns-list-6.1.txt'))]).toEqual([['vgtest-fy', null], ['vgtest-fx', 0]]);
+    expect([...parseNetnsList(fixture('ip/netns-list-6.1.txt'))]).toEqual([
+      ['vgtest-fy', null],
+      ['vgtest-fx', 0],
+    ]);
   });
   it('empty output is no namespaces', () => expect(parseNetnsList('').size).toBe(0));
 });
@@ -44,7 +65,9 @@ describe('ip -j link show', () => {
     expect([tap.adminUp, tap.carrier]).toEqual([false, false]);
   });
   it('ignores fields a newer iproute2 adds', () => {
-    const newer = JSON.stringify([{ ifindex: 7, ifname: 'tap0', flags: ['UP', 'LOWER_UP'], operstate: 'UP', altnames: ['x'], parentbus: 'y', gro_ipv4_max_size: 65536 }]);
+    const newer = JSON.stringify([
+      { ifindex: 7, ifname: 'tap0', flags: ['UP', 'LOWER_UP'], operstate: 'UP', altnames: ['x'], parentbus: 'y', gro_ipv4_max_size: 65536 },
+    ]);
     expect(parseIpLinkJson(newer)[0]).toMatchObject({ name: 'tap0', carrier: true });
   });
 });

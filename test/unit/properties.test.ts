@@ -18,9 +18,18 @@ fc.configureGlobal({ seed: Number(process.env.VMGATE_FC_SEED ?? 20261128) });
 /** Strings that look like what these parsers see: query strings, ip output, JSON fragments, and plain noise. */
 const queryish = fc.oneof(
   fc.string(),
-  fc.array(fc.tuple(fc.constantFrom('netns', 'iface', 'timeout_ms', 'pid', 'x', ''), fc.string()), { maxLength: 6 }).map((kv) => kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')),
+  fc
+    .array(fc.tuple(fc.constantFrom('netns', 'iface', 'timeout_ms', 'pid', 'x', ''), fc.string()), { maxLength: 6 })
+    .map((kv) => kv.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')),
 );
-const jsonish = fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v)), fc.array(fc.record({ ifname: fc.anything(), flags: fc.anything(), ifindex: fc.anything(), name: fc.anything(), id: fc.anything() })).map((v) => JSON.stringify(v)));
+const jsonish = fc.oneof(
+  fc.string(),
+  fc.json(),
+  fc.jsonValue().map((v) => JSON.stringify(v)),
+  fc
+    .array(fc.record({ ifname: fc.anything(), flags: fc.anything(), ifindex: fc.anything(), name: fc.anything(), id: fc.anything() }))
+    .map((v) => JSON.stringify(v)),
+);
 
 describe('parsers never throw on arbitrary input', () => {
   it('slot query: a request or an error that names the bad parameter', () => {
@@ -74,8 +83,15 @@ describe('parsers never throw on arbitrary input', () => {
   });
 
   it('ip monitor lines: an event or null', () => {
-    const lineish = fc.oneof(fc.string(), fc.string().map((s) => `[nsid ${s}] 5: tap0: <${s}> mtu 1500 state ${s}`), fc.string().map((s) => `Deleted nsid ${s}`));
-    fc.assert(fc.property(lineish, (l) => void parseMonitorLine(l)), { numRuns: 2000 });
+    const lineish = fc.oneof(
+      fc.string(),
+      fc.string().map((s) => `[nsid ${s}] 5: tap0: <${s}> mtu 1500 state ${s}`),
+      fc.string().map((s) => `Deleted nsid ${s}`),
+    );
+    fc.assert(
+      fc.property(lineish, (l) => void parseMonitorLine(l)),
+      { numRuns: 2000 },
+    );
   });
 
   it('ip -j link show / ip -j netns list: facts or a ParseError, never a throw', () => {
@@ -97,13 +113,20 @@ describe('parsers never throw on arbitrary input', () => {
 
   it('/proc and netlink parsers: fdinfo, net/dev, RTM_NEWNSID replies, ip -batch errors', () => {
     fc.assert(
-      fc.property(fc.string(), fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 16 }).map((b) => new Uint8Array([0, 0, 0, 0, 8, 0, 1, 0, ...b.slice(0, b.length % 5)]))), (t, bytes) => {
-        parseIff(t);
-        expect(Array.isArray(parseNetDev(t))).toBe(true);
-        const id = parseNsidReply(bytes);
-        expect(id === null || Number.isInteger(id)).toBe(true);
-        expect(attributeBatchErrors(t)).toBeInstanceOf(Map);
-      }),
+      fc.property(
+        fc.string(),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.uint8Array({ maxLength: 16 }).map((b) => new Uint8Array([0, 0, 0, 0, 8, 0, 1, 0, ...b.slice(0, b.length % 5)])),
+        ),
+        (t, bytes) => {
+          parseIff(t);
+          expect(Array.isArray(parseNetDev(t))).toBe(true);
+          const id = parseNsidReply(bytes);
+          expect(id === null || Number.isInteger(id)).toBe(true);
+          expect(attributeBatchErrors(t)).toBeInstanceOf(Map);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

@@ -7,7 +7,9 @@ const src = join(root, 'src');
 const rules = JSON.parse(readFileSync(join(root, 'rooms.json'), 'utf8')) as { layers: Record<string, number>; leaves: string[] };
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Every relative import (static, type-only and dynamic) as [from file, to file], both relative to src/. */

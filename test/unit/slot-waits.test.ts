@@ -7,7 +7,14 @@ import { FakeHost } from '../helpers/fake-gate-host.js';
 /** A store holding one slot with a tap, filled by hand: no kernel, no root. */
 function storeWith(carrier: boolean): LinkStore {
   const store = new LinkStore(() => true, new FakeHost());
-  const tap: LinkFacts = { name: 'tap0', ifindex: 5, flags: carrier ? ['UP', 'LOWER_UP'] : ['NO-CARRIER', 'UP'], adminUp: true, carrier, operstate: carrier ? 'UP' : 'DOWN' };
+  const tap: LinkFacts = {
+    name: 'tap0',
+    ifindex: 5,
+    flags: carrier ? ['UP', 'LOWER_UP'] : ['NO-CARRIER', 'UP'],
+    adminUp: true,
+    carrier,
+    operstate: carrier ? 'UP' : 'DOWN',
+  };
   store.byName.set('ns-1', { name: 'ns-1', inode: 1, createdAtMs: 0, nsid: 1, links: new Map([['tap0', tap]]) });
   return store;
 }

@@ -13,7 +13,12 @@ import { logCheckResults } from '../../sinks/check-log.js';
 import { print } from '../command.js';
 
 export function parseIgnore(text: string): Set<string> {
-  const ids = new Set(text.split(',').map((s) => s.trim()).filter(Boolean));
+  const ids = new Set(
+    text
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const id of ids) {
     if (id !== 'all' && !(CHECK_IDS as readonly string[]).includes(id)) {
       throw new UsageError(`--ignore: unknown check id '${id}' (known: ${CHECK_IDS.join(', ')}, all)`);

@@ -18,7 +18,9 @@ export async function run(o: ParsedOptions): Promise<number> {
     const lines = r.fixed.map(describeFix);
     if (r.refused) lines.push(r.refused);
     const done = r.fixed.filter((f) => f.action === 'deleted' || f.action === 'would-delete').length;
-    lines.push(o['dry-run'] ? `dry run: would delete ${done} leftover namespaces; nothing was changed` : `deleted ${done} leftover namespaces, ${failed} failures`);
+    lines.push(
+      o['dry-run'] ? `dry run: would delete ${done} leftover namespaces; nothing was changed` : `deleted ${done} leftover namespaces, ${failed} failures`,
+    );
     print(lines.join('\n'));
   }
   return r.refused || failed > 0 ? 1 : 0;

@@ -11,13 +11,18 @@ import { print } from '../command.js';
 export async function run(o: ParsedOptions): Promise<number> {
   const netns = o.netns;
   if (typeof netns !== 'string') throw new UsageError('diagnose: --netns is required');
-  for (const [flag, v] of [['netns', netns], ['compare', o.compare]] as const) {
+  for (const [flag, v] of [
+    ['netns', netns],
+    ['compare', o.compare],
+  ] as const) {
     if (typeof v === 'string' && !NETNS_NAME.test(v)) throw new UsageError(`diagnose: --${flag} '${v}' is not a namespace name (1 to 64 of A-Z a-z 0-9 . _ -)`);
   }
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`diagnose: --guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
   const config = hostConfig(o);
-  const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest, async () => classifySlots(await takeSnapshot(config), config));
+  const { slot, compare } = await diagnoseWithCompare(config, netns, typeof o.compare === 'string' ? o.compare : undefined, guest, async () =>
+    classifySlots(await takeSnapshot(config), config),
+  );
   print(o.json ? JSON.stringify(diagnosisJson(slot, compare)) : formatDiagnosis(slot, compare, config.tap));
   return slot.diagnosis.verdict === 'healthy' ? 0 : 1;
 }

@@ -34,7 +34,12 @@ export async function run(o: ParsedOptions): Promise<number> {
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
   const host = realGateHost(config.tunPath);
-  const gate = new Gate(config, host, { owns: (n) => config.netnsPattern.test(n), maxWaiters: positiveInt(o, 'max-waiters'), recheckMs: durationOption(o, 'recheck-interval'), gateOnHost: true });
+  const gate = new Gate(config, host, {
+    owns: (n) => config.netnsPattern.test(n),
+    maxWaiters: positiveInt(o, 'max-waiters'),
+    recheckMs: durationOption(o, 'recheck-interval'),
+    gateOnHost: true,
+  });
   const waitLog = logGate(gate, log);
   const diagnoses = logDiagnoses(gate, log, host.processesIn);
   const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;

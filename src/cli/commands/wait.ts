@@ -1,10 +1,9 @@
-import { durationOption, logConfig, str } from '../../config/host-config.js';
+import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
 import { HOST_OPTIONS, parseOptions, type ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
 import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
-import { hostConfig } from '../../config/host-config.js';
 import { createLogger } from '../../sinks/log.js';
 import { print } from '../command.js';
 

@@ -6,7 +6,10 @@ import { sendJson, sendText } from './respond.js';
 
 /** Kubernetes /readyz style: one line per check, then the verdict. */
 export function verboseVerdict(v: HostVerdict): string {
-  const lines = v.reason === 'starting' ? ['[-]starting failed: the first evaluation has not finished'] : v.checks.map((c) => (c.status === 'fail' ? `[-]${c.id} failed: ${c.message}` : `[+]${c.id} ok`));
+  const lines =
+    v.reason === 'starting'
+      ? ['[-]starting failed: the first evaluation has not finished']
+      : v.checks.map((c) => (c.status === 'fail' ? `[-]${c.id} failed: ${c.message}` : `[+]${c.id} ok`));
   lines.push(v.ready ? 'ready' : 'not ready');
   return `${lines.join('\n')}\n`;
 }
@@ -35,7 +38,13 @@ export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerRe
   // --tap is the default interface here too
   const parsed = parseWaitQuery(params, 10_000, gate.config.tap);
   if ('error' in parsed) {
-    return sendJson(res, 400, { ready: false, reason: 'bad-request', error: parsed.error, netns: params.get('netns'), iface: params.get('iface') ?? gate.config.tap });
+    return sendJson(res, 400, {
+      ready: false,
+      reason: 'bad-request',
+      error: parsed.error,
+      netns: params.get('netns'),
+      iface: params.get('iface') ?? gate.config.tap,
+    });
   }
   const abort = new AbortController();
   const onClose = () => {

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { classifySlots } from '../../checks/slots.js';
 import type { Gate } from '../../gate/gate.js';
 import { inventoryJson } from '../inventory-report.js';
 import type { Logger } from '../log.js';
@@ -18,7 +17,11 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
       url = new URL(req.url ?? '/', 'http://vmgate');
       if (!(req.url ?? '/').startsWith('/')) throw new Error('not an origin-form target');
     } catch {
-      return sendJson(res, 400, { ready: false, reason: 'bad-request', error: 'the request target is not a path (origin-form, e.g. /ready-for-vm?netns=ns-1)' });
+      return sendJson(res, 400, {
+        ready: false,
+        reason: 'bad-request',
+        error: 'the request target is not a path (origin-form, e.g. /ready-for-vm?netns=ns-1)',
+      });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('allow', 'GET, HEAD');
@@ -29,9 +32,12 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
         case '/ready-for-vm':
           return readyForVm(gate, req, res, url.searchParams);
         case '/healthz':
-          return sendJson(res, gate.healthy ? 200 : 503, { ok: gate.healthy, watcher: gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'starting' });
+          return sendJson(res, gate.healthy ? 200 : 503, {
+            ok: gate.healthy,
+            watcher: gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'starting',
+          });
         case '/inventory':
-          return sendJson(res, 200, inventoryJson(classifySlots(await gate.facts(), gate.config)));
+          return sendJson(res, 200, inventoryJson(await gate.slots()));
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
         default: {
@@ -54,7 +60,10 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
   server.keepAliveTimeout = 65_000;
   // a malformed request line or header never reaches the handler: answer 400 and close, never throw
   server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ready":false,"reason":"bad-request","error":"malformed HTTP request"}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"ready":false,"reason":"bad-request","error":"malformed HTTP request"}',
+      );
     else socket.destroy();
   });
   return server;
