@@ -44,7 +44,10 @@ function spawnTracked(cmd: string, args: string[]): ChildProcess {
 }
 
 async function startServe(cli = CLI): Promise<{ url: string; child: ChildProcess }> {
+  // as the Nomad job starts it (nomad/orchestrator.nomad.hcl): V8 sized for a small footprint
   const child = spawnTracked('node', [
+    '--max-semi-space-size=2',
+    '--optimize-for-size',
     cli,
     'serve',
     '--listen',

@@ -124,7 +124,10 @@ job "orchestrator" {
 
       config {
         command = "/usr/bin/node"
-        args    = ["local/vmgate/dist/src/cli/bin.js", "serve", "--listen", "${NOMAD_ADDR_vmgate}", "--nomad-meta"]
+        # V8 sized for a small resident footprint: 2 MB semi-spaces (default 16) and heap growth tuned for size: RSS
+        # 84 MB instead of 152 MB after a storm at 1,000 slots, latency unchanged (README, Performance)
+        args = ["--max-semi-space-size=2", "--optimize-for-size",
+        "local/vmgate/dist/src/cli/bin.js", "serve", "--listen", "${NOMAD_ADDR_vmgate}", "--nomad-meta"]
       }
 
       # the Task API token (NOMAD_TOKEN) for node metadata; the policy is nomad/vmgate-policy.hcl

@@ -1,5 +1,5 @@
 import netlink from 'netlink';
-import { execa } from 'execa';
+import { run } from './run-ip.js';
 import { flagLabels, operstateName } from './link-flags.js';
 import { ParseError } from './parse-error.js';
 import type { LinkFacts } from './types.js';
@@ -92,7 +92,7 @@ export function parseIpLinkJson(output: string): LinkFacts[] | ParseError {
 
 /** For a namespace without an nsid (not reachable by the dump): one `ip -n NAME` process. Rare on real slots. */
 export async function readLinksByName(netns: string): Promise<LinkFacts[]> {
-  const { stdout } = await execa('ip', ['-n', netns, '-j', 'link', 'show'], { timeout: 5000 });
+  const { stdout } = await run('ip', ['-n', netns, '-j', 'link', 'show'], { timeout: 5000 });
   const links = parseIpLinkJson(stdout);
   if (links instanceof ParseError) throw links;
   return links;

@@ -1,6 +1,6 @@
 import { readdir, stat, statfs } from 'node:fs/promises';
+import { run } from './run-ip.js';
 import { readdirSync, statfsSync, statSync } from 'node:fs';
-import { execa } from 'execa';
 import { ParseError } from './parse-error.js';
 import { readNsidsDirect } from './nsids.js';
 
@@ -139,7 +139,7 @@ export async function readNsids(names?: string[], dir = NETNS_DIR, known?: Named
   // for a few names (a diagnosis, a fresh slot) asking the kernel beats a process that reads the whole directory,
   // and the directory is not even listed (25 ms synchronous at 1,000 names)
   if (list.length > 64 && dir === NETNS_DIR && (listing ??= listNamedNamespaces(dir)) && !listing.error && listing.namespaces.every((n) => n.nsfs)) {
-    const r = await execa('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
+    const r = await run('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
     const all = r.exitCode === 0 ? parseNetnsList(r.stdout) : null;
     if (all instanceof Map) return new Map(list.map((n) => [n, all.get(n) ?? null]));
   }

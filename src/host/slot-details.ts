@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { execa } from 'execa';
+import { run } from './run-ip.js';
 import { parseIpLinkJson } from './links.js';
 import { NETNS_DIR, readNsids } from './named-namespaces.js';
 import { namespaceMounts, readProcessDetails, type ProcessDetails } from './process-details.js';
@@ -81,8 +81,8 @@ export async function readSlotDetails(netns: string, tapName: string, dir = NETN
   const notAsked = { exitCode: 1, stdout: '' };
   const [nsids, addrs, routes] = await Promise.all([
     readNsids([netns], dir),
-    known ? notAsked : execa('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
-    known ? notAsked : execa('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
+    known ? notAsked : run('ip', ['-n', netns, '-j', 'addr', 'show'], { reject: false, timeout: 5000 }),
+    known ? notAsked : run('ip', ['-n', netns, '-j', 'route', 'show', 'default'], { reject: false, timeout: 5000 }),
   ]);
   const procs = sources.processes ? sources.processes(st.ino) : readProcessTable().processes;
   const inside = procs.filter((p) => p.netnsInodes.includes(st.ino));
@@ -137,7 +137,7 @@ export async function probeGuest(netns: string, address: string, timeoutMs = 200
   const i = address.lastIndexOf(':');
   const host = address.slice(0, i).replace(/^\[|\]$/g, '');
   const port = address.slice(i + 1);
-  const r = await execa('ip', ['netns', 'exec', netns, process.execPath, '-e', PROBE, host, port, String(timeoutMs)], {
+  const r = await run('ip', ['netns', 'exec', netns, process.execPath, '-e', PROBE, host, port, String(timeoutMs)], {
     reject: false,
     timeout: timeoutMs + 3000,
   });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
+import type { Agent, request as Request } from 'undici';
 import type { NomadTarget } from './target.js';
 
 /** A failed Nomad call: method, path, status (0 when no answer) and Nomad's text body. */
@@ -27,7 +27,8 @@ const RETRYABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'EAI
 
 /** One small client for the Nomad HTTP API: timeouts on every call, bounded retries, precise errors. */
 export class NomadClient {
-  private readonly agent: Agent;
+  /** undici is loaded on the first call (20 MB of RSS that a gate without --nomad-meta never needs) */
+  private http: Promise<{ agent: Agent; request: typeof Request }> | null = null;
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
@@ -39,15 +40,28 @@ export class NomadClient {
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.retries = opts.retries ?? 2;
     this.backoffMs = opts.backoffMs ?? 200;
-    this.agent = new Agent({
-      connect: {
-        ...(target.socketPath ? { socketPath: target.socketPath } : {}),
-        ...(target.tls ?? {}),
-        timeout: this.timeoutMs,
-      },
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    });
+  }
+
+  /** Loads the HTTP client now (serve, before it starts: a module load is a stall best taken before any request). */
+  async warm(): Promise<void> {
+    await this.undici();
+  }
+
+  private undici(): Promise<{ agent: Agent; request: typeof Request }> {
+    const target = this.target;
+    this.http ??= import('undici').then(({ Agent, request }) => ({
+      request,
+      agent: new Agent({
+        connect: {
+          ...(target.socketPath ? { socketPath: target.socketPath } : {}),
+          ...(target.tls ?? {}),
+          timeout: this.timeoutMs,
+        },
+        headersTimeout: this.timeoutMs,
+        bodyTimeout: this.timeoutMs,
+      }),
+    }));
+    return this.http;
   }
 
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -61,11 +75,12 @@ export class NomadClient {
     for (let attempt = 0; ; attempt++) {
       let err: NomadError;
       try {
+        const { agent, request } = await this.undici();
         const res = await request(url, {
           method,
           headers,
           body: body === undefined ? null : JSON.stringify(body),
-          dispatcher: this.agent,
+          dispatcher: agent,
           signal: AbortSignal.timeout(this.timeoutMs),
         });
         const text = await res.body.text();
@@ -94,7 +109,7 @@ export class NomadClient {
     return this.call('GET', '/v1/client/metadata');
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    if (this.http) await (await this.http).agent.close();
   }
 }

@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { createRequire } from 'node:module';
 import type { LogConfig } from '../config/host-config.js';
 
 export type { Logger };
@@ -23,6 +23,8 @@ export function nomadContext(env: NodeJS.ProcessEnv = process.env): Record<strin
 export function createLogger(config: LogConfig, env: NodeJS.ProcessEnv = process.env): Logger {
   const options = { level: config.level, base: { ...nomadContext(env) }, timestamp: pino.stdTimeFunctions.isoTime };
   if (config.format === 'pretty') {
+    // loaded only for the pretty format (10 MB of RSS a JSON-logging gate never needs); pino-pretty is CommonJS
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     return pino(options, pretty({ destination: 2, sync: true, ignore: 'alloc_id,task,job,group,node_id' }));
   }
   return pino(options, pino.destination({ dest: 2, sync: true }));

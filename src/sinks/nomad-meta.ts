@@ -34,6 +34,11 @@ export class NodeMetaPublisher {
     private readonly keys: MetaKeys,
   ) {}
 
+  /** see NomadClient.warm */
+  warm(): Promise<void> {
+    return this.client.warm();
+  }
+
   static fromEnv(log: Logger, keys: MetaKeys, opts?: NomadClientOptions, env: NodeJS.ProcessEnv = process.env): NodeMetaPublisher | null {
     try {
       const client = new NomadClient(resolveNomadTarget(env), opts);

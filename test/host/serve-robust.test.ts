@@ -242,6 +242,43 @@ describeHost('serve never dies and never lies', () => {
     const summary = s.logs().find((l) => l.suppressed);
     expect(summary).toMatchObject({ suppressed: { 'netns-not-found': 300 - logs.length } });
   });
+  it('11. a storm of 100 failed waits: each answered with its own reason; diagnoses coalesce per namespace', async () => {
+    const s = await startServe(box);
+    const slots = await Promise.all(Array.from({ length: 5 }, (_, i) => box.slot(`storm${i}`)));
+    const late = await box.slot('stormlate');
+    const gone = await box.process(null, 'vg-gone-vmm');
+    const gonePid = gone.pid!;
+    await box.stop(gone);
+    const ask = (q: string) => get(`${s.url}/ready-for-vm?${q}`);
+    const storm = [
+      ...Array.from({ length: 80 }, (_, i) => ask(`netns=${slots[i % 5]}&timeout_ms=700`)),
+      ...Array.from({ length: 10 }, () => ask(`netns=${box.ns('nosuch')}&timeout_ms=700`)),
+      ...Array.from({ length: 10 }, (_, i) => ask(`netns=${slots[i % 5]}&timeout_ms=700&pid=${gonePid}`)),
+    ];
+    const carrier = ask(`netns=${late}&timeout_ms=5000`);
+    await sleep(100);
+    const holder = await box.holder(late, { comm: 'fc-late' });
+    const answers = await Promise.all(storm);
+    expect(answers.slice(0, 80).map((a) => a.body.reason)).toEqual(Array(80).fill('timeout'));
+    expect(answers.slice(80, 90).map((a) => a.body.reason)).toEqual(Array(10).fill('netns-not-found'));
+    expect(answers.slice(90).map((a) => a.body.reason)).toEqual(Array(10).fill('vmm-exited'));
+    expect((await carrier).body).toMatchObject({ reason: 'carrier-up', holders: [{ pid: holder.pid, comm: 'fc-late' }] });
+    // the gate answers at full speed right after, with nothing queued behind the storm
+    expect((await ask(`netns=${late}&timeout_ms=0`)).body.reason).toBe('carrier-up');
+    await sleep(1500); // diagnoses run at 2 a second, 2 at a time
+    await box.stop(holder);
+    expect(await s.stop()).toBe(0);
+    const lines = s.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('diagnose '));
+    const names = lines.map((l) => l.netns);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(new Set(names).size).toBe(names.length); // one line per namespace in the interval
+    expect(names.every((n) => slots.includes(n))).toBe(true);
+    // the lines and the summary together account for failed waits beyond the one that started each diagnosis
+    const covered = lines.reduce((a, l) => a + l.failedWaits, 0);
+    const summary = s.logs().find((l) => l.coalescedWaits !== undefined);
+    expect(covered + (summary?.coalescedWaits ?? 0)).toBeGreaterThan(lines.length);
+  });
+
   it('4. stdout is written whole to a slow pipe', async () => {
     const lines: string[] = [];
     for (let i = 0; i < 600; i++) lines.push(`netns add ${box.ns(`p${i}`)}`);

@@ -43,6 +43,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const waitLog = logGate(gate, log);
   const diagnoses = logDiagnoses(gate, log, host.processesIn);
   const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;
+  await meta?.warm();
   if (meta) {
     gate.on('verdict', (v: HostVerdict) => {
       if (v.reason !== 'starting') void meta.publish(String(v.ready), failingIds(v));

@@ -6,6 +6,8 @@ import type { Logger } from '../log.js';
 import { readyForVm } from './ready-for-vm.js';
 import { sendJson, sendText } from './respond.js';
 
+const inventoryText = new WeakMap<object, string>();
+
 export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; body: unknown }>;
 
 /** The gate's HTTP face. Routes are thin: each asks the gate or a sink and writes what it gets. */
@@ -36,8 +38,13 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
             ok: gate.healthy,
             watcher: gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'starting',
           });
-        case '/inventory':
-          return sendJson(res, 200, inventoryJson(await gate.slots()));
+        case '/inventory': {
+          // the same view serves every scrape until the link state or the process pass changes: one JSON text per view
+          const view = await gate.slots();
+          let text = inventoryText.get(view);
+          if (text === undefined) inventoryText.set(view, (text = JSON.stringify(inventoryJson(view))));
+          return sendText(res, 200, text, 'application/json');
+        }
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
         default: {
