@@ -7,12 +7,20 @@ import { classifySlots, type SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
 import type { CheckResult } from './types.js';
 
-export const CHECK_IDS = ['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps'] as const;
+/** The prestart checks, registered once: `--ignore` accepts exactly these ids, in this order they run. */
+export const CHECKS = [
+  { id: 'tun-device', run: (facts: HostFacts) => checkTunDevice(facts.tun) },
+  { id: 'netns-capacity', run: (facts: HostFacts, config: HostConfig) => checkNetnsCapacity(countNamespaces(facts), config) },
+  { id: 'host-visibility', run: (facts: HostFacts) => checkHostVisibility(facts) },
+  { id: 'leftover-taps', run: (_facts: HostFacts, config: HostConfig, view: SlotsView) => checkLeftoverTaps(view, config) },
+] as const;
+
+export const CHECK_IDS = CHECKS.map((c) => c.id);
 
 /** Every check runs; --ignore demotes named failures to warnings ('all' demotes every one). */
 export function runChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<string> = new Set()): { results: CheckResult[]; view: SlotsView } {
   const view = classifySlots(facts, config);
-  const results = [checkTunDevice(facts.tun), checkNetnsCapacity(countNamespaces(facts), config), checkHostVisibility(facts), checkLeftoverTaps(view, config)];
+  const results = CHECKS.map((c) => c.run(facts, config, view));
   return { results: results.map((r) => demote(r, ignore)), view };
 }
 

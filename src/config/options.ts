@@ -21,7 +21,7 @@ export const HOST_OPTIONS: OptionSpec[] = [
   { name: 'log-format', kind: 'string', default: 'json', help: 'json (one line per event on stderr) or pretty' },
 ];
 
-export type ParsedOptions = Record<string, string | boolean | undefined> & { _explicit: Set<string> };
+export type ParsedOptions = Record<string, string | boolean | undefined>;
 
 export function envName(flag: string): string {
   return `VMGATE_${flag.toUpperCase().replace(/-/g, '_')}`;
@@ -48,16 +48,14 @@ export function parseOptions(command: string, argv: string[], specs: OptionSpec[
     throw new UsageError(`${command}: ${msg}`);
   }
   if (positionals.length > 0) throw new UsageError(`${command}: unexpected argument '${positionals[0]}'`);
-  const out = { _explicit: new Set<string>() } as ParsedOptions;
+  const out: ParsedOptions = {};
   for (const s of specs) {
     const fromFlag = values[s.name];
     const fromEnv = env[envName(s.name)];
     if (fromFlag !== undefined) {
       out[s.name] = fromFlag;
-      out._explicit.add(s.name);
     } else if (fromEnv !== undefined) {
       out[s.name] = s.kind === 'boolean' ? parseBoolean(s.name, fromEnv) : fromEnv;
-      out._explicit.add(s.name);
     } else {
       out[s.name] = s.kind === 'boolean' ? false : s.default;
     }

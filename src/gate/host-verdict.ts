@@ -4,6 +4,7 @@ import { checkTunDevice } from '../checks/tun-device.js';
 import type { CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
 import type { GateHostFacts } from '../host/gate-facts.js';
+import { namespaceLimit } from '../host/kernel-limits.js';
 
 export interface HostVerdict {
   ready: boolean;
@@ -26,15 +27,15 @@ export interface WatcherHealth {
 export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCount: number, watcher: WatcherHealth): HostVerdict {
   const named = facts.named;
   const total = named.length;
-  const kernel = config.maxNamespaces === null ? facts.kernelLimit : null;
+  const { limit, source } = namespaceLimit(config.maxNamespaces, facts.kernelLimit);
   const checks: CheckResult[] = [
     checkTunDevice(facts.tun),
     checkNetnsCapacity(
       {
         total,
         owned: ownedCount,
-        limit: config.maxNamespaces ?? kernel,
-        limitSource: config.maxNamespaces !== null ? 'flag' : kernel !== null ? 'kernel' : 'unknown',
+        limit,
+        limitSource: source,
       },
       config,
     ),

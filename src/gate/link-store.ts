@@ -1,3 +1,4 @@
+import { linkFacts } from '../host/link-flags.js';
 import { EventEmitter } from 'node:events';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { LinkFacts } from '../host/types.js';
@@ -186,12 +187,5 @@ export class LinkStore extends EventEmitter {
 }
 
 function linkFromEvent(ev: Extract<MonitorEvent, { kind: 'link' }>): LinkFacts {
-  return {
-    name: ev.name,
-    ifindex: ev.ifindex,
-    flags: ev.flags,
-    adminUp: ev.flags.includes('UP'),
-    carrier: ev.flags.includes('LOWER_UP'),
-    operstate: ev.operstate,
-  };
+  return linkFacts(ev.name, ev.ifindex, ev.flags, ev.operstate);
 }

@@ -1,3 +1,4 @@
+import { IFNAME } from '../config/host-config.js';
 /** The slot gate's answers: every reason code with its HTTP status. */
 export const WAIT_STATUS = {
   'carrier-up': 200,
@@ -36,7 +37,6 @@ export interface WaitAnswer {
 }
 
 export const NETNS_NAME = /^[A-Za-z0-9._-]{1,64}$/;
-export const IFACE_NAME = /^[A-Za-z0-9._-]{1,15}$/;
 export const MAX_TIMEOUT_MS = 120_000;
 
 /** Validates a slot query; returns the request or the error that names the bad parameter. */
@@ -51,7 +51,7 @@ export function parseWaitQuery(params: URLSearchParams, defaultTimeoutMs = 10_00
   if (netns === null || netns === '') return { error: "parameter 'netns' is required" };
   if (!NETNS_NAME.test(netns)) return { error: "parameter 'netns' must be 1 to 64 of A-Z a-z 0-9 . _ -" };
   const iface = params.get('iface') ?? defaultIface;
-  if (!IFACE_NAME.test(iface)) return { error: "parameter 'iface' must be 1 to 15 of A-Z a-z 0-9 . _ -" };
+  if (!IFNAME.test(iface)) return { error: "parameter 'iface' must be 1 to 15 of A-Z a-z 0-9 . _ -" };
   let timeoutMs = defaultTimeoutMs;
   const t = params.get('timeout_ms');
   if (t !== null) {

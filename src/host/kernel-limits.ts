@@ -9,3 +9,9 @@ export function readMaxNetNamespaces(path = '/proc/sys/user/max_net_namespaces')
     return null;
   }
 }
+
+/** The namespace limit that applies: --max-namespaces when given, else the kernel's, else unknown. */
+export function namespaceLimit(configured: number | null, kernel: number | null): { limit: number | null; source: 'flag' | 'kernel' | 'unknown' } {
+  if (configured !== null) return { limit: configured, source: 'flag' };
+  return kernel !== null ? { limit: kernel, source: 'kernel' } : { limit: null, source: 'unknown' };
+}

@@ -1,3 +1,5 @@
+import type { LinkFacts } from './types.js';
+
 /** ip(8) prints device flags in this order; NO-CARRIER is its name for UP without RUNNING. */
 const ORDER: [key: string, label: string][] = [
   ['loopback', 'LOOPBACK'],
@@ -30,4 +32,9 @@ export function flagLabels(flags: Record<string, unknown>): string[] {
 
 export function operstateName(n: number | undefined): string {
   return n === undefined ? 'UNKNOWN' : (OPERSTATES[n] ?? String(n));
+}
+
+/** The one builder of link facts, from ip's flag labels: a netlink dump, `ip -j link show` and a monitor line alike. */
+export function linkFacts(name: string, ifindex: number, flags: string[], operstate: string): LinkFacts {
+  return { name, ifindex, flags, adminUp: flags.includes('UP'), carrier: flags.includes('LOWER_UP'), operstate };
 }

@@ -1,6 +1,6 @@
 import netlink from 'netlink';
 import { run } from './run-ip.js';
-import { flagLabels, operstateName } from './link-flags.js';
+import { flagLabels, linkFacts, operstateName } from './link-flags.js';
 import { ParseError } from './parse-error.js';
 import type { LinkFacts } from './types.js';
 
@@ -46,17 +46,9 @@ export class LinkReader {
 
   private async dump(sock: RtSocket, nsid: number): Promise<LinkFacts[]> {
     const msgs = await sock.getLinks({}, { targetNetnsid: nsid });
-    return msgs.map((m) => {
-      const flags = (m.data.flags ?? {}) as Record<string, unknown>;
-      return {
-        name: m.attrs.ifname ?? '',
-        ifindex: m.data.index ?? 0,
-        flags: flagLabels(flags),
-        adminUp: Boolean(flags.up),
-        carrier: Boolean(flags.lowerUp),
-        operstate: operstateName(m.attrs.operstate),
-      };
-    });
+    return msgs.map((m) =>
+      linkFacts(m.attrs.ifname ?? '', m.data.index ?? 0, flagLabels((m.data.flags ?? {}) as Record<string, unknown>), operstateName(m.attrs.operstate)),
+    );
   }
 
   close(): void {
@@ -78,14 +70,7 @@ export function parseIpLinkJson(output: string): LinkFacts[] | ParseError {
   for (const r of rows as Record<string, unknown>[]) {
     if (typeof r !== 'object' || r === null || typeof r.ifname !== 'string') return new ParseError('ip -j link show printed a row without ifname');
     const flags = Array.isArray(r.flags) ? r.flags.filter((f): f is string => typeof f === 'string') : [];
-    out.push({
-      name: r.ifname,
-      ifindex: typeof r.ifindex === 'number' ? r.ifindex : 0,
-      flags,
-      adminUp: flags.includes('UP'),
-      carrier: flags.includes('LOWER_UP'),
-      operstate: typeof r.operstate === 'string' ? r.operstate : 'UNKNOWN',
-    });
+    out.push(linkFacts(r.ifname, typeof r.ifindex === 'number' ? r.ifindex : 0, flags, typeof r.operstate === 'string' ? r.operstate : 'UNKNOWN'));
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { HostConfig } from '../config/host-config.js';
-import { readMaxNetNamespaces } from './kernel-limits.js';
+import { namespaceLimit, readMaxNetNamespaces } from './kernel-limits.js';
 import { LinkReader, readLinksByName } from './links.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
 import { commMatches, readProcessTable, type ProcessEntry, type ProcessTable } from './proc-table.js';
@@ -81,12 +81,12 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
       opts.reader,
     );
   else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
-  const kernelLimit = config.maxNamespaces === null ? readMaxNetNamespaces() : null;
+  const { limit, source } = namespaceLimit(config.maxNamespaces, config.maxNamespaces === null ? readMaxNetNamespaces() : null);
   return {
     takenAtMs: Date.now(),
     tun: readTunDevice(config.tunPath),
-    maxNamespaces: config.maxNamespaces ?? kernelLimit,
-    maxNamespacesSource: config.maxNamespaces !== null ? 'flag' : kernelLimit !== null ? 'kernel' : 'unknown',
+    maxNamespaces: limit,
+    maxNamespacesSource: source,
     namespaces,
     orchestrators: orchestratorsIn(table, config.orchestratorComm),
     visibility: visibilityOf(table, listing.error),
