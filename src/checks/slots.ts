@@ -145,6 +145,12 @@ export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
   const owned = facts.namespaces.filter((n) => n.owned);
   const blind = blindness(facts.visibility);
   const slots = owned.map((n) => classifySlot(n, config, facts.takenAtMs, orchestratorRunning, blind, facts.visibility));
+  return slotsView(facts.orchestrators, owned, slots);
+}
+
+/** The view from slots already judged (serve judges each slot again only when it changed). */
+export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], slots: SlotView[]): SlotsView {
+  const orchestratorRunning = orchestrators.length > 0;
   const orphans: OrphanVmm[] = [];
   if (!orchestratorRunning) {
     for (const n of owned) {
@@ -153,8 +159,7 @@ export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
       }
     }
   }
-  slots.sort((a, b) => byName(a.name, b.name));
-  return { orchestratorRunning, orchestrators: facts.orchestrators, slots, orphans };
+  return { orchestratorRunning, orchestrators, slots: [...slots].sort((a, b) => byName(a.name, b.name)), orphans };
 }
 
 /** One-word tap state for tables and messages: no-tap, admin-down, carrier, no-carrier. */

@@ -99,20 +99,15 @@ export class Gate extends EventEmitter {
     return this.waits.wait(req, signal);
   }
 
-  /** Facts for /inventory and /metrics: the live link state plus a process pass that yields, shared and reused briefly. */
-  facts() {
-    return this.live.get();
-  }
-
   /** A followed slot's links as the events left them; null when not followed or not read. */
   linksOf(netns: string): LinkFacts[] | null {
     const links = this.store.get(netns)?.links;
     return links ? [...links.values()] : null;
   }
 
-  /** The slots judged from those facts (active, starting, idle, unknown), once per pass. */
+  /** The slots for /inventory and /metrics (active, starting, idle, unknown): gate/live-facts.ts says how current. */
   slots() {
-    return this.live.slots();
+    return this.live.get();
   }
 
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */

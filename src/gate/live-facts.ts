@@ -1,82 +1,92 @@
-import { classifySlots, type SlotsView } from '../checks/slots.js';
+import { blindness, classifySlot, slotsView, type SlotView, type SlotsView } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
-import { joinProcesses, orchestratorsIn, visibilityOf } from '../host/snapshot.js';
+import { indexProcesses, joinOne, orchestratorsIn, visibilityOf, type ProcessIndex } from '../host/snapshot.js';
 import type { ProcessTable } from '../host/proc-table.js';
-import type { HostFacts } from '../host/types.js';
+import type { NamespaceFacts, ProcessRef, VisibilityFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
-import type { LinkStore } from './link-store.js';
+import type { LinkStore, TrackedNamespace } from './link-store.js';
 
 /** a pass over /proc is reused this long (the link state is always current); scrapes in between cost no pass */
 const TABLE_MAX_AGE_MS = 5000;
 
+/** What one pass over /proc gives every slot: computed once per pass. */
+interface Pass {
+  table: ProcessTable;
+  at: number;
+  takenAtMs: number;
+  index: ProcessIndex;
+  orchestrators: ProcessRef[];
+  visibility: VisibilityFacts;
+  blind: string | null;
+}
+
 /**
- * Host facts for /inventory and /metrics: the live link state (no netlink dump, no process per namespace) plus a
- * pass over /proc that yields between slices. One pass at a time, shared by every caller meanwhile, reused for 5 s
- * (a VMM is seen as a tap holder at once through the link state; which processes are inside may lag by that much).
- * Facts and the slot view are derived again only when the link state or the pass changed.
+ * The slots for /inventory and /metrics: the live link state (no netlink dump, no process per namespace) plus a
+ * pass over /proc that yields between slices, one at a time, shared by every caller meanwhile and reused for 5 s
+ * (a tap's carrier is always current; which processes are inside, and a slot's age, may lag that much). A slot
+ * is judged again only when its links changed or a new pass came: a scrape while one slot changes costs one slot.
  */
 export class LiveFacts {
-  private table: { at: number; table: ProcessTable } | null = null;
-  private reading: Promise<ProcessTable> | null = null;
-  private cached: { table: ProcessTable; version: number; facts: HostFacts; view?: SlotsView } | null = null;
+  private pass: Pass | null = null;
+  private reading: Promise<Pass> | null = null;
+  private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView }>();
+  private view: { pass: Pass; version: number; view: SlotsView } | null = null;
 
   constructor(
     private readonly store: LinkStore,
     private readonly host: Pick<GateHost, 'processTable' | 'tun'>,
     private readonly config: HostConfig,
-  ) {}
-
-  async get(): Promise<HostFacts> {
-    return (await this.fresh()).facts;
+  ) {
+    for (const event of ['changed', 'removed', 'tracked']) store.on(event, (name: string) => this.slots.delete(name));
   }
 
-  /** The slots judged from the facts (classifySlots), computed once per pass. */
-  async slots(): Promise<SlotsView> {
-    const c = await this.fresh();
-    c.view ??= classifySlots(c.facts, this.config);
-    return c.view;
+  /** The slots judged (active, starting, idle, unknown), current as described above. */
+  async get(): Promise<SlotsView> {
+    const pass = await this.currentPass();
+    const version = this.store.version;
+    if (this.view && this.view.pass === pass && this.view.version === version) return this.view.view;
+    const owned: NamespaceFacts[] = [];
+    const judged: SlotView[] = [];
+    let fresh = 0;
+    for (const ns of [...this.store.byName.values()]) {
+      let slot = this.slots.get(ns.name);
+      if (!slot || slot.pass !== pass || slot.ns !== ns) {
+        // after a new pass every slot is judged again: 100 at a time, then the loop's turn (waits come first)
+        if (++fresh % 100 === 0) await new Promise((r) => setImmediate(r));
+        const facts = joinOne(pass.index, { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true });
+        facts.links = ns.links ? [...ns.links.values()] : null;
+        if (ns.linkError !== undefined) facts.linkError = ns.linkError;
+        const view = classifySlot(facts, this.config, pass.takenAtMs, pass.orchestrators.length > 0, pass.blind, pass.visibility);
+        slot = { pass, ns, facts, view };
+        this.slots.set(ns.name, slot);
+      }
+      owned.push(slot.facts);
+      judged.push(slot.view);
+    }
+    const view = slotsView(pass.orchestrators, owned, judged);
+    // the version read at the start: a change while judging makes the next call judge again
+    this.view = { pass, version, view };
+    return view;
   }
 
-  private async fresh(): Promise<{ table: ProcessTable; version: number; facts: HostFacts; view?: SlotsView }> {
-    const table = await this.processes();
-    const c = this.cached;
-    if (c && c.table === table && c.version === this.store.version) return c;
-    this.cached = { table, version: this.store.version, facts: this.join(table) };
-    return this.cached;
-  }
-
-  private processes(): Promise<ProcessTable> {
-    if (this.table && performance.now() - this.table.at < TABLE_MAX_AGE_MS) return Promise.resolve(this.table.table);
+  private currentPass(): Promise<Pass> {
+    if (this.pass && performance.now() - this.pass.at < TABLE_MAX_AGE_MS) return Promise.resolve(this.pass);
     this.reading ??= this.host
       .processTable()
       .then((table) => {
-        this.table = { at: performance.now(), table };
-        return table;
+        const visibility = visibilityOf(table);
+        this.pass = {
+          table,
+          at: performance.now(),
+          takenAtMs: Date.now(),
+          index: indexProcesses(table.processes),
+          orchestrators: orchestratorsIn(table, this.config.orchestratorComm),
+          visibility,
+          blind: blindness(visibility),
+        };
+        return this.pass;
       })
       .finally(() => (this.reading = null));
     return this.reading;
-  }
-
-  /** The followed slots as they are now, with the processes of the last pass: one pass over each, by index. */
-  private join(table: ProcessTable): HostFacts {
-    const tracked = [...this.store.byName.values()];
-    const namespaces = joinProcesses(
-      tracked.map((ns) => ({ name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true })),
-      table.processes,
-    );
-    namespaces.forEach((f, i) => {
-      const ns = tracked[i]!;
-      f.links = ns.links ? [...ns.links.values()] : null;
-      if (ns.linkError !== undefined) f.linkError = ns.linkError;
-    });
-    return {
-      takenAtMs: Date.now(),
-      tun: this.host.tun(),
-      maxNamespaces: this.config.maxNamespaces,
-      maxNamespacesSource: this.config.maxNamespaces !== null ? 'flag' : 'unknown',
-      namespaces,
-      orchestrators: orchestratorsIn(table, this.config.orchestratorComm),
-      visibility: visibilityOf(table),
-    };
   }
 }

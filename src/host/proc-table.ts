@@ -72,12 +72,8 @@ function nsfsDev(): number | null {
  * not for a request path.
  */
 export function readProcessTable(procDir = '/proc'): ProcessTable {
-  let pids: string[];
-  try {
-    pids = listPids(procDir);
-  } catch (err) {
-    return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
-  }
+  const pids = pidsOrError(procDir);
+  if (!Array.isArray(pids)) return pids;
   const processes: ProcessEntry[] = [];
   for (const pid of pids) {
     const entry = readProcessEntry(Number(pid), procDir);
@@ -91,12 +87,8 @@ export function readProcessTable(procDir = '/proc'): ProcessTable {
  * so a host with thousands of them never stalls the answers in between.
  */
 export async function readProcessTableAsync(procDir = '/proc', sliceMs = 2): Promise<ProcessTable> {
-  let pids: string[];
-  try {
-    pids = listPids(procDir);
-  } catch (err) {
-    return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
-  }
+  const pids = pidsOrError(procDir);
+  if (!Array.isArray(pids)) return pids;
   const processes: ProcessEntry[] = [];
   let i = 0;
   while (i < pids.length) {
@@ -109,6 +101,15 @@ export async function readProcessTableAsync(procDir = '/proc', sliceMs = 2): Pro
     await new Promise((r) => setImmediate(r));
   }
   return { processes };
+}
+
+/** The pids, or the empty table that says /proc could not be listed. */
+function pidsOrError(procDir: string): string[] | ProcessTable {
+  try {
+    return listPids(procDir);
+  } catch (err) {
+    return { processes: [], error: `cannot list ${procDir}: ${code(err)}` };
+  }
 }
 
 /** The numeric entries of /proc: one per process (threads are under /proc/PID/task). */

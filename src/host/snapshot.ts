@@ -21,6 +21,17 @@ type NamespaceKey = { name: string; inode: number; nsid: number | null; createdA
  * pass over the processes for all namespaces (an index by inode), not one per namespace.
  */
 export function joinProcesses(namespaces: NamespaceKey[], procs: ProcessEntry[], selfPid = -1): NamespaceFacts[] {
+  const index = indexProcesses(procs, selfPid);
+  return namespaces.map((ns) => joinOne(index, ns));
+}
+
+/** Processes by the namespace they are inside, and by the namespaces they hold by an fd from outside. */
+export interface ProcessIndex {
+  inside: Map<number, ProcessEntry[]>;
+  byFd: Map<number, ProcessEntry[]>;
+}
+
+export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessIndex {
   const inside = new Map<number, ProcessEntry[]>();
   const byFd = new Map<number, ProcessEntry[]>();
   const add = (m: Map<number, ProcessEntry[]>, k: number, p: ProcessEntry) => {
@@ -32,15 +43,18 @@ export function joinProcesses(namespaces: NamespaceKey[], procs: ProcessEntry[],
     for (const ino of p.netnsInodes) add(inside, ino, p);
     for (const ino of new Set(p.netnsFds)) if (!p.netnsInodes.includes(ino) && p.pid !== selfPid) add(byFd, ino, p);
   }
-  return namespaces.map((ns) => {
-    const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
-    for (const p of byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
-    for (const p of inside.get(ns.inode) ?? []) {
-      facts.processes.push({ pid: p.pid, comm: p.comm });
-      for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
-    }
-    return facts;
-  });
+  return { inside, byFd };
+}
+
+/** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
+export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
+  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+  for (const p of index.byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
+  for (const p of index.inside.get(ns.inode) ?? []) {
+    facts.processes.push({ pid: p.pid, comm: p.comm });
+    for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+  }
+  return facts;
 }
 
 /** What the process table and /run/netns listing tell about vmgate's view of the host. */

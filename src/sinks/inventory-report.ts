@@ -3,27 +3,48 @@ import { formatDuration } from '../config/duration.js';
 
 /** The JSON shape of `vmgate inventory --json` and GET /inventory. */
 export function inventoryJson(view: SlotsView) {
+  return { orchestratorRunning: view.orchestratorRunning, namespaces: view.slots.map(slotJson) };
+}
+
+function slotJson(s: SlotView) {
   return {
-    orchestratorRunning: view.orchestratorRunning,
-    namespaces: view.slots.map((s) => ({
-      name: s.name,
-      state: s.state,
-      leftover: s.leftover,
-      ageSeconds: s.ageSeconds,
-      nsid: s.nsid,
-      processes: s.processes.map(({ pid, comm }) => ({ pid, comm })),
-      taps: s.taps.map((t) => ({
-        name: t.name,
-        adminUp: t.adminUp,
-        carrier: t.carrier,
-        operstate: t.operstate,
-        flags: t.flags,
-        holders: t.holders.map(({ pid, comm }) => ({ pid, comm })),
-      })),
-      ...(s.linkError !== undefined ? { error: s.linkError } : {}),
-      ...(s.unknownReason !== undefined ? { unknownReason: s.unknownReason } : {}),
+    name: s.name,
+    state: s.state,
+    leftover: s.leftover,
+    ageSeconds: s.ageSeconds,
+    nsid: s.nsid,
+    processes: s.processes.map(({ pid, comm }) => ({ pid, comm })),
+    taps: s.taps.map((t) => ({
+      name: t.name,
+      adminUp: t.adminUp,
+      carrier: t.carrier,
+      operstate: t.operstate,
+      flags: t.flags,
+      holders: t.holders.map(({ pid, comm }) => ({ pid, comm })),
     })),
+    ...(s.linkError !== undefined ? { error: s.linkError } : {}),
+    ...(s.unknownReason !== undefined ? { unknownReason: s.unknownReason } : {}),
   };
+}
+
+const slotText = new WeakMap<SlotView, string>();
+const viewText = new WeakMap<SlotsView, string>();
+
+/**
+ * inventoryJson as text, for serve: each slot's JSON is kept with its (reused) SlotView, so a scrape after one
+ * slot changed serializes one slot, not a thousand.
+ */
+export function inventoryText(view: SlotsView): string {
+  let text = viewText.get(view);
+  if (text !== undefined) return text;
+  const parts = view.slots.map((s) => {
+    let t = slotText.get(s);
+    if (t === undefined) slotText.set(s, (t = JSON.stringify(slotJson(s))));
+    return t;
+  });
+  text = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[${parts.join(',')}]}`;
+  viewText.set(view, text);
+  return text;
 }
 
 function row(s: SlotView, tapName: string): string[] {

@@ -40,6 +40,16 @@ const until = async (cond: () => boolean, ms = 2000) => {
   }
 };
 
+/** a started gate on a host with one slot without carrier, and a wait on it already in flight */
+async function waitingOn(name: string, timeoutMs = 1000) {
+  const host = new FakeHost();
+  host.add(name);
+  const g = await started(host);
+  const p = g.wait(q(name, timeoutMs));
+  await tick(5);
+  return { host, g, p };
+}
+
 const q = (netns: string, timeoutMs = 1000, pid?: number) => ({ netns, iface: 'tap0', timeoutMs, ...(pid !== undefined ? { pid } : {}) });
 
 describe('start: subscribe, then read', () => {
@@ -155,11 +165,7 @@ describe('slot answers from events', () => {
   });
 
   it('admin-down followed by deletion within the settle answers iface-not-found, not admin-down', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1'));
-    await tick(5);
+    const { host, p } = await waitingOn('ns-1');
     host.setTap('ns-1', 'down');
     await tick(10);
     host.setTap('ns-1', 'deleted');
@@ -167,11 +173,7 @@ describe('slot answers from events', () => {
   });
 
   it('admin-down that stays answers iface-admin-down after the settle', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1'));
-    await tick(5);
+    const { host, p } = await waitingOn('ns-1');
     host.setTap('ns-1', 'down');
     const a = (await p)!;
     expect(a.reason).toBe('iface-admin-down');
@@ -179,22 +181,14 @@ describe('slot answers from events', () => {
   });
 
   it('a tap deleted while waiting answers iface-not-found', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1'));
-    await tick(5);
+    const { host, p } = await waitingOn('ns-1');
     host.setTap('ns-1', 'deleted');
     await tick(60);
     expect((await p)!.reason).toBe('iface-not-found');
   });
 
   it('a namespace whose name vanishes answers netns-not-found to its waits', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1'));
-    await tick(5);
+    const { host, g, p } = await waitingOn('ns-1');
     host.remove('ns-1');
     host.namesChanged();
     expect((await p)!.reason).toBe('netns-not-found');
@@ -309,11 +303,7 @@ describe('the link watcher dies and comes back', () => {
   });
 
   it('what changed while the watcher was down is read again and answers the waits in flight', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1', 2000));
-    await tick(5);
+    const { host, g, p } = await waitingOn('ns-1', 2000);
     host.events.die();
     host.setTap('ns-1', 'carrier'); // no event: the source is down
     const a = (await p)!;
@@ -362,11 +352,7 @@ describe('caps, disconnects, shutdown', () => {
   });
 
   it('stop answers waits in flight with shutting-down, stops the source and closes the host', async () => {
-    const host = new FakeHost();
-    host.add('ns-1');
-    const g = await started(host);
-    const p = g.wait(q('ns-1', 5000));
-    await tick(5);
+    const { host, g, p } = await waitingOn('ns-1', 5000);
     g.stop();
     expect((await p)!.reason).toBe('shutting-down');
     expect(host.events.running).toBe(false);
@@ -468,5 +454,32 @@ describe('links that could not be read', () => {
     const g = await started(host);
     host.add('ns-5', 'carrier'); // no namesChanged(): the wait is first
     expect((await g.wait(q('ns-5', 1000)))!.reason).toBe('carrier-up');
+  });
+});
+
+describe('names in /run/netns', () => {
+  it('only the names inotify reports are looked at, and names the gate does not own cost nothing', async () => {
+    const host = new FakeHost();
+    host.add('ns-1');
+    const g = await started(host);
+    const asked: string[] = [];
+    const stat = host.statNamespace.bind(host);
+    host.statNamespace = (name) => (asked.push(name), stat(name));
+    host.add('ns-2');
+    host.add('other-7');
+    host.namesChanged('ns-2', 'other-7');
+    await until(() => g.slotCount === 2);
+    expect(asked).toEqual(['ns-2']);
+  });
+
+  it('a change inotify missed (its queue overflowed) is found at the next evaluation', async () => {
+    const host = new FakeHost();
+    host.add('ns-1');
+    const g = await started(host);
+    host.add('ns-2');
+    host.remove('ns-1');
+    await g.evaluate();
+    await until(() => g.slotCount === 1 && g.linksOf('ns-2') !== null);
+    expect(g.linksOf('ns-1')).toBeNull();
   });
 });

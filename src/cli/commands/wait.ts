@@ -3,6 +3,7 @@ import { HOST_OPTIONS, parseOptions, type ParsedOptions } from '../../config/opt
 import { UsageError } from '../../config/usage-error.js';
 import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
+import type { LinkEventSource } from '../../gate/gate-host.js';
 import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
 import { createLogger } from '../../sinks/log.js';
 import { print } from '../command.js';
@@ -12,6 +13,15 @@ export function describeAnswer(a: WaitAnswer): string {
   const head = `${a.reason}: ${a.netns}/${a.iface} ${a.carrier ? 'has carrier' : 'has no carrier'} after ${a.waitedMs}ms, ${held}`;
   return a.error ? `${head}\n${a.error}` : head;
 }
+
+/** The event source of a one-shot read: nothing to follow, it starts at once and never ends on its own. */
+const oneShot: LinkEventSource = {
+  start: () => Promise.resolve(),
+  stop: () => undefined,
+  describe: () => 'one read, no event stream (--timeout 0)',
+  onEvent: () => undefined,
+  onExit: () => undefined,
+};
 
 export async function run(o: ParsedOptions): Promise<number> {
   const log = createLogger(logConfig(o));
@@ -25,7 +35,10 @@ export async function run(o: ParsedOptions): Promise<number> {
   if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
   // follows exactly one namespace; the host options keep their defaults
   const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
-  const gate = new Gate(config, realGateHost(config.tunPath), { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
+  const host = realGateHost(config.tunPath);
+  // --timeout 0 asks "now?": one read answers it, no event stream (no ip monitor to start and subscribe)
+  if (req.timeoutMs === 0) host.events = oneShot;
+  const gate = new Gate(config, host, { owns: (n) => n === req.netns, maxWaiters: 1, recheckMs: 60_000, gateOnHost: false });
   try {
     await gate.start();
     if (!gate.healthy) throw new Error(gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'link watcher down');

@@ -1,12 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Gate } from '../../gate/gate.js';
-import { inventoryJson } from '../inventory-report.js';
+import { inventoryText } from '../inventory-report.js';
 import type { Logger } from '../log.js';
 import { readyForVm } from './ready-for-vm.js';
 import { sendJson, sendText } from './respond.js';
-
-const inventoryText = new WeakMap<object, string>();
 
 export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; body: unknown }>;
 
@@ -39,11 +37,8 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
             watcher: gate.verdict.checks.find((c) => c.id === 'link-watcher')?.message ?? 'starting',
           });
         case '/inventory': {
-          // the same view serves every scrape until the link state or the process pass changes: one JSON text per view
-          const view = await gate.slots();
-          let text = inventoryText.get(view);
-          if (text === undefined) inventoryText.set(view, (text = JSON.stringify(inventoryJson(view))));
-          return sendText(res, 200, text, 'application/json');
+          // one JSON text per view, built from per-slot texts kept with each slot's judgement
+          return sendText(res, 200, inventoryText(await gate.slots()), 'application/json');
         }
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
