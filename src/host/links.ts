@@ -1,10 +1,10 @@
-import netlink from 'netlink';
+import { createRtNetlink } from './netlink.js';
 import { run } from './run-ip.js';
 import { flagLabels, linkFacts, operstateName } from './link-flags.js';
 import { ParseError } from './parse-error.js';
 import type { LinkFacts } from './types.js';
 
-type RtSocket = ReturnType<typeof netlink.createRtNetlink>;
+type RtSocket = ReturnType<typeof createRtNetlink>;
 
 /**
  * Reads links of other namespaces from the host namespace without entering them: one RTM_GETLINK dump per
@@ -14,7 +14,7 @@ export class LinkReader {
   private readonly sockets: RtSocket[] = [];
 
   constructor(parallel = 4) {
-    for (let i = 0; i < parallel; i++) this.sockets.push(netlink.createRtNetlink());
+    for (let i = 0; i < parallel; i++) this.sockets.push(createRtNetlink());
   }
 
   /** calls in turn: the package cannot run two dumps at once on one socket ("Multipart message not terminated") */

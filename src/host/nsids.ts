@@ -1,12 +1,12 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import netlink from 'netlink';
+import { createNetlink } from './netlink.js';
 
 export const RTM_NEWNSID = 88;
 export const RTM_GETNSID = 90;
 const NETNSA_NSID = 1;
 const NETNSA_FD = 3;
 
-type Socket = ReturnType<typeof netlink.createNetlink>;
+type Socket = ReturnType<typeof createNetlink>;
 
 /** struct rtgenmsg (AF_UNSPEC, padded to 4) + NETNSA_FD, and NETNSA_NSID when given. */
 export function nsidMessage(fd: number, nsid?: number): Buffer {
@@ -46,7 +46,7 @@ export function parseNsidReply(data: Uint8Array): number | null {
 export async function readNsidsDirect(names: string[], dir: string): Promise<Map<string, number | null | Error>> {
   const out = new Map<string, number | null | Error>();
   if (names.length === 0) return out;
-  const sock = netlink.createNetlink(0);
+  const sock = createNetlink(0);
   try {
     // requests are not dumps: many may be in flight on one socket (replies matched by sequence number)
     for (let i = 0; i < names.length; i += 64) {
@@ -82,7 +82,7 @@ async function askNsid(sock: Socket, path: string): Promise<number | null | Erro
 export async function requestNsids(names: string[], dir: string): Promise<Map<string, Error | null>> {
   const out = new Map<string, Error | null>();
   if (names.length === 0) return out;
-  const sock = netlink.createNetlink(0);
+  const sock = createNetlink(0);
   try {
     for (const name of names) {
       let fd: number;
