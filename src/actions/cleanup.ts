@@ -1,3 +1,4 @@
+import { recheckLeftover } from '../checks/recheck-leftover.js';
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostConfig } from '../config/host-config.js';
@@ -198,24 +199,10 @@ function recheck(
 ): string | null {
   const s = h.slot;
   const named = statNamedNamespace(`${NETNS_DIR}/${s.name}`, s.name);
-  if (!named) return 'already gone';
-  if (!named.nsfs) return 'no longer a namespace mount';
-  // while we hold the fd the kernel cannot give this inode to another namespace: same dev+ino is the same namespace
-  if (named.inode !== h.inode || named.device !== h.device) return 'name now points at another namespace';
-  if (!config.netnsPattern.test(s.name)) return 'no longer matches --netns-pattern';
-  if (now - named.createdAtMs < config.minAgeMs) return 'younger than --min-age';
-  const users = procs.filter((p) => p.pid !== process.pid && (p.netnsInodes.includes(h.inode) || p.netnsFds.includes(h.inode)));
-  if (users.length > 0) return `in use by pid ${users.map((p) => `${p.pid} (${p.comm})`).join(', ')}`;
-  if (links instanceof Error || links === undefined) return `its tap could not be read again${links ? `: ${links.message}` : ''}`;
-  const names = links
-    .map((l) => l.name)
-    .sort()
-    .join(',');
-  const maybe = procs.find((p) => p.unreadable && (!p.netDevices || p.netDevices.join(',') === names));
-  if (maybe) return `pid ${maybe.pid} (${maybe.comm}) could not be read (${maybe.unreadable}) and may be inside it`;
-  const tap = links.find((l) => l.name === config.tap);
-  if (tap?.carrier) return `${config.tap} has carrier: a process has it attached`;
-  return null;
+  return recheckLeftover(
+    { name: s.name, held: { inode: h.inode, device: h.device }, named, nowMs: now, links, processes: procs, selfPid: process.pid },
+    config,
+  );
 }
 
 function report(s: SlotView, err: string | null, config: HostConfig, fixed: FixedEntry[], log: Logger): void {

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { recheckLeftover, type RecheckFacts } from '../../src/checks/recheck-leftover.js';
+import type { ProcessEntry } from '../../src/host/proc-table.js';
+import { config, link } from '../helpers/fake-gate-host.js';
+
+/** Cleanup's last decision before deleting a leftover, on facts given by hand: no root, no kernel. */
+
+const NOW = 1_000_000;
+const base = (over: Partial<RecheckFacts> = {}): RecheckFacts => ({
+  name: 'ns-1',
+  held: { inode: 500, device: 4 },
+  named: { name: 'ns-1', inode: 500, device: 4, createdAtMs: NOW - 3_600_000, nsfs: true },
+  nowMs: NOW,
+  links: [link('lo', 'carrier', 1), link('tap0', 'no-carrier')],
+  processes: [],
+  selfPid: 99,
+  ...over,
+});
+const proc = (pid: number, over: Partial<ProcessEntry> = {}): ProcessEntry => ({
+  pid,
+  comm: `p${pid}`,
+  netnsInodes: [4026531840],
+  tunFds: [],
+  netnsFds: [],
+  openTunFds: [],
+  ...over,
+});
+const cfg = config({ minAgeMs: 60_000 });
+
+describe("cleanup's re-verification right before a delete", () => {
+  it('an idle leftover, still the namespace it judged, is deleted', () => expect(recheckLeftover(base(), cfg)).toBeNull());
+
+  it('a name already gone is left alone', () => expect(recheckLeftover(base({ named: null }), cfg)).toBe('already gone'));
+
+  it('a name that is no longer a namespace mount is left alone', () =>
+    expect(recheckLeftover(base({ named: { ...base().named!, nsfs: false } }), cfg)).toBe('no longer a namespace mount'));
+
+  it('a name deleted and re-created meanwhile (another inode, or the same inode on another device) is left alone', () => {
+    expect(recheckLeftover(base({ named: { ...base().named!, inode: 501 } }), cfg)).toBe('name now points at another namespace');
+    expect(recheckLeftover(base({ named: { ...base().named!, device: 5 } }), cfg)).toBe('name now points at another namespace');
+  });
+
+  it('a name outside --netns-pattern is left alone', () => expect(recheckLeftover(base({ name: 'other-1' }), cfg)).toBe('no longer matches --netns-pattern'));
+
+  it('a namespace younger than --min-age is left alone', () =>
+    expect(recheckLeftover(base({ named: { ...base().named!, createdAtMs: NOW - 1000 } }), cfg)).toBe('younger than --min-age'));
+
+  it('a process that entered it, or holds it by an fd, keeps it', () => {
+    expect(recheckLeftover(base({ processes: [proc(42, { comm: 'firecracker', netnsInodes: [500] })] }), cfg)).toBe('in use by pid 42 (firecracker)');
+    expect(recheckLeftover(base({ processes: [proc(43, { comm: 'holder', netnsFds: [500] })] }), cfg)).toBe('in use by pid 43 (holder)');
+  });
+
+  it("vmgate's own fd on it does not count", () => expect(recheckLeftover(base({ processes: [proc(99, { netnsFds: [500] })] }), cfg)).toBeNull());
+
+  it('links that could not be read again keep it', () => {
+    expect(recheckLeftover(base({ links: new Error('Multipart message not terminated') }), cfg)).toBe(
+      'its tap could not be read again: Multipart message not terminated',
+    );
+    expect(recheckLeftover(base({ links: undefined }), cfg)).toBe('its tap could not be read again');
+  });
+
+  it('an unreadable process that may be inside keeps it (same interfaces, or interfaces unknown)', () => {
+    const same = proc(7, { comm: 'secret', unreadable: 'EACCES', netDevices: ['lo', 'tap0'] });
+    expect(recheckLeftover(base({ processes: [same] }), cfg)).toBe('pid 7 (secret) could not be read (EACCES) and may be inside it');
+    expect(recheckLeftover(base({ processes: [{ ...same, netDevices: null }] }), cfg)).toContain('may be inside it');
+    expect(recheckLeftover(base({ processes: [{ ...same, netDevices: ['eth0', 'lo'] }] }), cfg)).toBeNull();
+  });
+
+  it('a tap with carrier keeps it, whoever holds it', () =>
+    expect(recheckLeftover(base({ links: [link('lo', 'carrier', 1), link('tap0', 'carrier')] }), cfg)).toBe('tap0 has carrier: a process has it attached'));
+});
