@@ -1,4 +1,5 @@
 import { assignNsids } from '../actions/assign-nsids.js';
+import type { ExtraCheckId } from '../config/extra-checks.js';
 import type { GateHost } from '../gate/gate-host.js';
 import { readGateHostFacts } from '../host/gate-facts.js';
 import { HolderIndex } from '../host/holder-index.js';
@@ -14,7 +15,11 @@ import { existsSync } from 'node:fs';
  * The real host, wired for the gate: ip monitor for events, netlink dumps for links, inotify on /run/netns,
  * an incrementally kept holder index, and nsid assignment from actions/ (the one change serve makes).
  */
-export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & { processesIn: (inode: number) => ProcessEntry[] } {
+export function realGateHost(
+  tunPath: string,
+  netnsDir = NETNS_DIR,
+  extra: readonly ExtraCheckId[] = [],
+): GateHost & { processesIn: (inode: number) => ProcessEntry[] } {
   const reader = new LinkReader(4);
   const holders = new HolderIndex();
   return {
@@ -30,7 +35,7 @@ export function realGateHost(tunPath: string, netnsDir = NETNS_DIR): GateHost & 
     holders,
     isAlive,
     processTable: () => readProcessTableAsync(),
-    gateFacts: () => readGateHostFacts(tunPath, netnsDir),
+    gateFacts: () => readGateHostFacts(tunPath, netnsDir, extra),
     tun: () => readTunDevice(tunPath),
     close: () => reader.close(),
     /** the processes inside one namespace (diagnoses in serve): from the index, never a whole-host pass */

@@ -1,4 +1,5 @@
 import { CHECK_IDS } from '../checks/run-checks.js';
+import { EXTRA_CHECK_IDS } from '../config/extra-checks.js';
 import { DEFAULT_GUEST } from '../config/guest.js';
 import { HOST_OPTIONS, type OptionSpec, type ParsedOptions } from '../config/options.js';
 import { JSON_OPTION } from './command.js';
@@ -12,6 +13,13 @@ export interface CommandSpec {
   /** the command's code, imported only when it runs */
   load(): Promise<{ run(options: ParsedOptions): Promise<number> }>;
 }
+
+const EXTRA_CHECKS_OPTION: OptionSpec = {
+  name: 'extra-checks',
+  kind: 'string',
+  default: '',
+  help: `host prerequisites to check besides the default ones (${EXTRA_CHECK_IDS.join(', ')}, or all)`,
+};
 
 const FIX_OPTIONS: OptionSpec[] = [
   { name: 'kill-orphans', kind: 'boolean', help: 'also end orphaned VMMs (SIGTERM, then SIGKILL after --kill-grace) before reclaiming their namespaces' },
@@ -32,7 +40,13 @@ export const COMMANDS: CommandSpec[] = [
         kind: 'boolean',
         help: 'publish the verdict as Nomad node metadata vmgate_preflight / vmgate_preflight_reason, only when it changes (never fails the check)',
       },
-      { name: 'ignore', kind: 'string', default: '', help: `demote these checks' failures to warnings (${CHECK_IDS.join(', ')}, all)` },
+      {
+        name: 'ignore',
+        kind: 'string',
+        default: '',
+        help: `demote these checks' failures to warnings (${[...CHECK_IDS, ...EXTRA_CHECK_IDS].join(', ')}, all)`,
+      },
+      EXTRA_CHECKS_OPTION,
       JSON_OPTION,
     ],
     load: () => import('./commands/check.js'),
@@ -58,6 +72,7 @@ export const COMMANDS: CommandSpec[] = [
     options: [
       ...HOST_OPTIONS,
       { name: 'listen', kind: 'string', default: '127.0.0.1:8431', help: 'address of the HTTP gate' },
+      EXTRA_CHECKS_OPTION,
       { name: 'max-waiters', kind: 'string', default: '1024', help: 'slot waits in flight at most (more answer 503 too-many-waiters)' },
       { name: 'nomad-meta', kind: 'boolean', help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason), only when it changes' },
       { name: 'recheck-interval', kind: 'string', default: '10s', help: 'how often the tun device and kernel limit are re-read' },

@@ -1,3 +1,4 @@
+import { parseExtraChecks, type ExtraCheckId } from './extra-checks.js';
 import { parseDuration } from './duration.js';
 import type { ParsedOptions } from './options.js';
 import { UsageError } from './usage-error.js';
@@ -11,6 +12,8 @@ export interface HostConfig {
   capacityWarn: number;
   orchestratorComm: string;
   tunPath: string;
+  /** host prerequisites beyond the default checks (--extra-checks; check and serve) */
+  extraChecks?: ExtraCheckId[];
 }
 
 export const IFNAME = /^[A-Za-z0-9._-]{1,15}$/;
@@ -59,6 +62,7 @@ export function hostConfig(o: ParsedOptions): HostConfig {
     capacityWarn,
     orchestratorComm,
     tunPath,
+    extraChecks: typeof o['extra-checks'] === 'string' ? parseExtraChecks(o['extra-checks']) : [],
   };
 }
 

@@ -1,4 +1,5 @@
 import { checkGateVisibility } from '../checks/host-visibility.js';
+import { judgePrerequisites } from '../checks/prerequisites.js';
 import { checkNetnsCapacity } from '../checks/netns-capacity.js';
 import { checkTunDevice } from '../checks/tun-device.js';
 import type { CheckResult } from '../checks/types.js';
@@ -44,6 +45,8 @@ export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCoun
       facts.self,
       named.filter((n) => !n.nsfs).map((n) => n.name),
     ),
+    // --extra-checks: a warning never blocks VM creation, a failure does, like any check
+    ...judgePrerequisites(config.extraChecks ?? [], facts.prerequisites ?? {}, config, ownedCount),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
 }

@@ -3,6 +3,8 @@ import { listNamedNamespacesAsync, NETNS_DIR, type NamedNamespace } from './name
 import { readTunDevice } from './tun-device.js';
 import type { TunDeviceFacts } from './types.js';
 import { readSelfFacts, type SelfFacts } from './visibility.js';
+import { readPrerequisites, type PrerequisiteFacts } from './prerequisites.js';
+import type { ExtraCheckId } from '../config/extra-checks.js';
 
 /** What the host gate re-reads at every evaluation: things that have no events. */
 export interface GateHostFacts {
@@ -11,9 +13,11 @@ export interface GateHostFacts {
   kernelLimit: number | null;
   tun: TunDeviceFacts;
   self: SelfFacts;
+  /** the host prerequisites asked for with --extra-checks (none: empty) */
+  prerequisites?: PrerequisiteFacts;
 }
 
-export async function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR): Promise<GateHostFacts> {
+export async function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR, extra: readonly ExtraCheckId[] = []): Promise<GateHostFacts> {
   const named = (await listNamedNamespacesAsync(netnsDir)).namespaces;
-  return { named, kernelLimit: readMaxNetNamespaces(), tun: readTunDevice(tunPath), self: readSelfFacts() };
+  return { named, kernelLimit: readMaxNetNamespaces(), tun: readTunDevice(tunPath), self: readSelfFacts(), prerequisites: readPrerequisites(extra) };
 }

@@ -2,8 +2,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanup } from '../../actions/cleanup.js';
 import { NodeMetaPublisher, PREFLIGHT_KEYS } from '../../sinks/nomad-meta.js';
 import type { FixedEntry } from '../../actions/types.js';
-import { allPassed, CHECK_IDS, runChecks } from '../../checks/run-checks.js';
-import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
+import { allPassed, CHECK_IDS, demote, runChecks } from '../../checks/run-checks.js';
+import { judgePrerequisites } from '../../checks/prerequisites.js';
+import { countNamespaces } from '../../checks/netns-capacity.js';
+import { EXTRA_CHECK_IDS } from '../../config/extra-checks.js';
+import { readPrerequisites } from '../../host/prerequisites.js';
+import type { HostFacts } from '../../host/types.js';
+import { durationOption, hostConfig, logConfig, str, type HostConfig } from '../../config/host-config.js';
 import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { takeSnapshot } from '../../host/snapshot.js';
@@ -20,11 +25,18 @@ export function parseIgnore(text: string): Set<string> {
       .filter(Boolean),
   );
   for (const id of ids) {
-    if (id !== 'all' && !(CHECK_IDS as readonly string[]).includes(id)) {
-      throw new UsageError(`--ignore: unknown check id '${id}' (known: ${CHECK_IDS.join(', ')}, all)`);
+    if (id !== 'all' && !([...CHECK_IDS, ...EXTRA_CHECK_IDS] as readonly string[]).includes(id)) {
+      throw new UsageError(`--ignore: unknown check id '${id}' (known: ${[...CHECK_IDS, ...EXTRA_CHECK_IDS].join(', ')}, all)`);
     }
   }
   return ids;
+}
+
+/** The default checks, then the host prerequisites asked for with --extra-checks. */
+function allChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<string>) {
+  const extra = config.extraChecks ?? [];
+  const extras = judgePrerequisites(extra, readPrerequisites(extra), config, countNamespaces(facts).owned);
+  return [...runChecks(facts, config, ignore).results, ...extras.map((r) => demote(r, ignore))];
 }
 
 export async function run(o: ParsedOptions): Promise<number> {
@@ -33,7 +45,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const ignore = parseIgnore(str(o, 'ignore'));
   if (o['kill-orphans'] && !o.fix) throw new UsageError('--kill-orphans only works together with --fix');
   const killGraceMs = durationOption(o, 'kill-grace');
-  let { results } = runChecks(await takeSnapshot(config), config, ignore);
+  let results = allChecks(await takeSnapshot(config), config, ignore);
   let fixed: FixedEntry[] = [];
   let refused: string | undefined;
   if (o.fix && results.some((r) => r.id === 'leftover-taps' && (r.status !== 'pass' || r.details.ignored))) {
@@ -41,7 +53,7 @@ export async function run(o: ParsedOptions): Promise<number> {
     fixed = outcome.fixed;
     refused = outcome.refused;
     if (refused) log.warn({ check: 'leftover-taps' }, `--fix: ${refused}`);
-    ({ results } = runChecks(await takeSnapshot(config), config, ignore));
+    results = allChecks(await takeSnapshot(config), config, ignore);
   }
   logCheckResults(log, results);
   const ok = allPassed(results);

@@ -33,7 +33,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const listen = parseListen(str(o, 'listen'));
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
-  const host = realGateHost(config.tunPath);
+  const host = realGateHost(config.tunPath, undefined, config.extraChecks);
   const gate = new Gate(config, host, {
     owns: (n) => config.netnsPattern.test(n),
     maxWaiters: positiveInt(o, 'max-waiters'),
