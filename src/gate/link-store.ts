@@ -51,16 +51,8 @@ export class LinkStore extends EventEmitter {
   apply(ev: MonitorEvent): void {
     const full = this.pending.get(-1);
     if (full) return void full.push(ev);
-    if (ev.kind === 'nsid') {
-      const known = this.byNsid.get(ev.nsid);
-      if (ev.deleted) {
-        if (known) this.remove(known);
-      } else if (ev.netns && this.owns(ev.netns) && (!known || known.name !== ev.netns)) {
-        void this.refresh();
-      }
-      return;
-    }
-    if (ev.nsid === null) return;
+    // nsid events are not subscribed to (host/link-monitor.ts): names come and go through inotify
+    if (ev.kind === 'nsid' || ev.nsid === null) return;
     const queue = this.pending.get(ev.nsid);
     if (queue) return void queue.push(ev);
     const ns = this.byNsid.get(ev.nsid);

@@ -1,6 +1,6 @@
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { run } from './run-ip.js';
-import { readdirSync, statfsSync, statSync } from 'node:fs';
+import { readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { ParseError } from './parse-error.js';
 import { readNsidsDirect } from './nsids.js';
 
@@ -30,8 +30,7 @@ export function listNamedNamespaces(dir = NETNS_DIR): NamedNamespaces {
   try {
     names = readdirSync(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { namespaces: [] } : { namespaces: [], error: `cannot read ${dir}: ${code}` };
+    return listingError(dir, err);
   }
   const out: NamedNamespace[] = [];
   for (const name of names) {
@@ -50,48 +49,52 @@ export async function listNamedNamespacesAsync(dir = NETNS_DIR): Promise<NamedNa
   try {
     names = await readdir(dir);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? { namespaces: [] } : { namespaces: [], error: `cannot read ${dir}: ${code}` };
+    return listingError(dir, err);
   }
+  const one = async (name: string) => {
+    const path = `${dir}/${name}`;
+    const st = await stat(path).catch((err: NodeJS.ErrnoException) => err);
+    const nsfs =
+      st instanceof Error
+        ? false
+        : await statfs(path).then(
+            (f) => f.type === NSFS_MAGIC,
+            () => false,
+          );
+    return named(name, st, nsfs);
+  };
   const out: NamedNamespace[] = [];
-  for (let i = 0; i < names.length; i += 64) {
-    const batch = await Promise.all(names.slice(i, i + 64).map((name) => statNamedNamespaceAsync(`${dir}/${name}`, name)));
-    for (const n of batch) if (n) out.push(n);
-  }
+  for (let i = 0; i < names.length; i += 64) for (const n of await Promise.all(names.slice(i, i + 64).map(one))) if (n) out.push(n);
   return { namespaces: out };
 }
 
-async function statNamedNamespaceAsync(path: string, name: string): Promise<NamedNamespace | null> {
-  let st;
-  try {
-    st = await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return { name, inode: 0, device: 0, createdAtMs: 0, nsfs: false };
-  }
-  const nsfs = await statfs(path).then(
-    (s) => s.type === NSFS_MAGIC,
-    () => false,
-  );
+/** A fresh host has no /run/netns yet: ENOENT is no namespaces, anything else an error. */
+function listingError(dir: string, err: unknown): NamedNamespaces {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? { namespaces: [] } : { namespaces: [], error: `cannot read ${dir}: ${code}` };
+}
+
+/** One name from its stat (or the stat's error): null when it vanished; nsfs false when not looked at. */
+function named(name: string, st: Stats | NodeJS.ErrnoException, nsfs: boolean): NamedNamespace | null {
+  if (st instanceof Error) return st.code === 'ENOENT' ? null : { name, inode: 0, device: 0, createdAtMs: 0, nsfs: false };
   return { name, inode: st.ino, device: st.dev, createdAtMs: st.ctimeMs, nsfs };
 }
 
 /** One name: null when it vanished; nsfs false when it is not a namespace mount here or could not be looked at. */
 export function statNamedNamespace(path: string, name: string): NamedNamespace | null {
-  let st;
+  let st: Stats | NodeJS.ErrnoException;
   try {
     st = statSync(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    return { name, inode: 0, device: 0, createdAtMs: 0, nsfs: false };
+    st = err as NodeJS.ErrnoException;
   }
   let nsfs = false;
   try {
-    nsfs = statfsSync(path).type === NSFS_MAGIC;
+    nsfs = !(st instanceof Error) && statfsSync(path).type === NSFS_MAGIC;
   } catch {
     /* unknown: not a namespace as far as we can tell */
   }
-  return { name, inode: st.ino, device: st.dev, createdAtMs: st.ctimeMs, nsfs };
+  return named(name, st, nsfs);
 }
 
 /** The names in /run/netns (none when it does not exist or cannot be read). */

@@ -1,6 +1,7 @@
-import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statfsSync } from 'node:fs';
 import type { ExtraCheckId } from '../config/extra-checks.js';
-import { devMajor, devMinor } from './tun-device.js';
+import { readSysctlNumber } from './kernel-limits.js';
+import { readTunDevice } from './tun-device.js';
 
 /** What the host prerequisite checks look at; only the asked ones are read. Paths under `root` (tests). */
 export interface PrerequisiteFacts {
@@ -17,27 +18,22 @@ export interface PrerequisiteFacts {
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 const TMPFS_MAGIC = 0x01021994;
 
-function sysctlNumber(path: string): number | null {
-  try {
-    const n = Number(readFileSync(path, 'utf8').trim());
-    return Number.isFinite(n) ? n : null;
-  } catch {
-    return null;
-  }
-}
-
 export function readPrerequisites(ids: readonly ExtraCheckId[], root = ''): PrerequisiteFacts {
   const out: PrerequisiteFacts = {};
   for (const id of ids) {
     switch (id) {
       case 'kvm-device':
-        out.kvm = readKvm(`${root}/dev/kvm`);
+        {
+          // the same facts as the tun device's: stat, char major:minor, an O_RDWR open
+          const { exists, isCharDevice, major, minor, openError } = readTunDevice(`${root}/dev/kvm`);
+          out.kvm = { exists, isCharDevice, major, minor, openError };
+        }
         break;
       case 'ip-forward':
-        out.ipForward = sysctlNumber(`${root}/proc/sys/net/ipv4/ip_forward`);
+        out.ipForward = readSysctlNumber(`${root}/proc/sys/net/ipv4/ip_forward`);
         break;
       case 'neigh-gc-thresh':
-        out.gcThresh3 = sysctlNumber(`${root}/proc/sys/net/ipv4/neigh/default/gc_thresh3`);
+        out.gcThresh3 = readSysctlNumber(`${root}/proc/sys/net/ipv4/neigh/default/gc_thresh3`);
         break;
       case 'nbd-module': {
         const loaded = existsSync(`${root}/sys/module/nbd`);
@@ -47,7 +43,7 @@ export function readPrerequisites(ids: readonly ExtraCheckId[], root = ''): Prer
         } catch {
           /* no sysfs: no devices seen */
         }
-        out.nbd = { loaded, nbdsMax: loaded ? sysctlNumber(`${root}/sys/module/nbd/parameters/nbds_max`) : null, devices };
+        out.nbd = { loaded, nbdsMax: loaded ? readSysctlNumber(`${root}/sys/module/nbd/parameters/nbds_max`) : null, devices };
         break;
       }
       case 'cgroup-v2':
@@ -56,22 +52,6 @@ export function readPrerequisites(ids: readonly ExtraCheckId[], root = ''): Prer
     }
   }
   return out;
-}
-
-function readKvm(path: string): NonNullable<PrerequisiteFacts['kvm']> {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    return { exists: false, isCharDevice: false, major: null, minor: null, openError: null };
-  }
-  const facts = { exists: true, isCharDevice: st.isCharacterDevice(), major: devMajor(st.rdev), minor: devMinor(st.rdev), openError: null as string | null };
-  try {
-    closeSync(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
-  } catch (err) {
-    facts.openError = (err as NodeJS.ErrnoException).code ?? String(err);
-  }
-  return facts;
 }
 
 function readCgroup(path: string): NonNullable<PrerequisiteFacts['cgroup']> {
