@@ -38,6 +38,10 @@ export interface OrphanVmm extends TapHolder {
 }
 
 export interface SlotsView {
+  /** when the facts were read (serve: when the pass over /proc began; a link event after it is newer) */
+  takenAtMs: number;
+  /** why no slot can be called unused (vmgate cannot see the host), or null */
+  blind: string | null;
   orchestratorRunning: boolean;
   orchestrators: ProcessRef[];
   slots: SlotView[];
@@ -149,11 +153,11 @@ export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
   const owned = facts.namespaces.filter((n) => n.owned);
   const blind = blindness(facts.visibility);
   const slots = owned.map((n) => classifySlot(n, config, facts.takenAtMs, orchestratorRunning, blind, facts.visibility));
-  return slotsView(facts.orchestrators, owned, slots);
+  return slotsView(facts.orchestrators, owned, slots, facts.takenAtMs, blind);
 }
 
 /** The view from slots already judged (serve judges each slot again only when it changed). */
-export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], slots: SlotView[]): SlotsView {
+export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], slots: SlotView[], takenAtMs: number, blind: string | null): SlotsView {
   const orchestratorRunning = orchestrators.length > 0;
   const orphans: OrphanVmm[] = [];
   if (!orchestratorRunning) {
@@ -163,7 +167,7 @@ export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], 
       }
     }
   }
-  return { orchestratorRunning, orchestrators, slots: [...slots].sort((a, b) => byName(a.name, b.name)), orphans };
+  return { takenAtMs, blind, orchestratorRunning, orchestrators, slots: [...slots].sort((a, b) => byName(a.name, b.name)), orphans };
 }
 
 /** One-word tap state for tables and messages: no-tap, admin-down, carrier, no-carrier. */

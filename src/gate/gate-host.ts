@@ -1,7 +1,7 @@
 import type { GateHostFacts } from '../host/gate-facts.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
-import type { ProcessTable } from '../host/proc-table.js';
+import type { ProcessEntry, ProcessTable } from '../host/proc-table.js';
 import type { LinkFacts, TapHolder, TunDeviceFacts } from '../host/types.js';
 
 /** The link events of every namespace with an nsid (real: one `ip -o monitor all-nsid link`). */
@@ -37,7 +37,17 @@ export interface GateHost {
   /** calls onChange (coalesced) with the names that appeared in or vanished from /run/netns (null: look at all) */
   watchNamespaces(onChange: (names: Set<string> | null) => void): { close(): void };
   /** processes inside the namespace with `iface` attached; touch() says the host changed since */
-  holders: { holders(netnsInode: number, iface: string): TapHolder[]; pidsIn(netnsInode: number): number[]; touch(): void; start(): void; stop(): void };
+  holders: {
+    holders(netnsInode: number, iface: string): TapHolder[];
+    pidsIn(netnsInode: number): number[];
+    /** the processes inside, read now (a slot that changed since the last pass over /proc) */
+    inside(netnsInode: number): ProcessEntry[];
+    touch(): void;
+    start(): void;
+    stop(): void;
+    /** the last process inside a namespace is gone (fn only notes it: it runs inside a lookup) */
+    onEmptied(fn: (netnsInode: number) => void): void;
+  };
   isAlive(pid: number): boolean;
   /** a whole pass over /proc that yields between chunks (inventory, metrics: never a wait) */
   processTable(): Promise<ProcessTable>;

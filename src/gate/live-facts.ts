@@ -14,6 +14,8 @@ interface Pass {
   table: ProcessTable;
   at: number;
   takenAtMs: number;
+  /** Date.now() when the pass began: what a link event after it says is newer */
+  startedAtMs: number;
   index: ProcessIndex;
   orchestrators: ProcessRef[];
   visibility: VisibilityFacts;
@@ -23,21 +25,33 @@ interface Pass {
 /**
  * The slots for /inventory and /metrics: the live link state (no netlink dump, no process per namespace) plus a
  * pass over /proc that yields between slices, one at a time, shared by every caller meanwhile and reused for 5 s
- * (a tap's carrier is always current; which processes are inside, and a slot's age, may lag that much). A slot
- * is judged again only when its links changed or a new pass came: a scrape while one slot changes costs one slot.
+ * (a tap's carrier is always current; a slot's age, and fd holders outside a slot, may lag that much). A slot
+ * whose links changed after the pass began is joined with the processes inside it now (the holder index: that
+ * slot's processes only), so a VMM that just attached is named. A slot is judged again only when its links
+ * changed or a new pass came: a scrape while one slot changes costs one slot.
  */
 export class LiveFacts {
   private pass: Pass | null = null;
   private reading: Promise<Pass> | null = null;
   private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView }>();
   private view: { pass: Pass; version: number; view: SlotsView } | null = null;
+  /** when each slot's links last changed: a slot that changed after the pass began is read from the holder index */
+  private readonly changedAt = new Map<string, number>();
 
   constructor(
     private readonly store: LinkStore,
-    private readonly host: Pick<GateHost, 'processTable' | 'tun'>,
+    private readonly host: Pick<GateHost, 'processTable' | 'tun' | 'holders'>,
     private readonly config: HostConfig,
+    private readonly maxAgeMs = TABLE_MAX_AGE_MS,
+    /** the wall clock of slot ages and of SlotsView.takenAtMs (tests move it by hand) */
+    private readonly clock: () => number = Date.now,
   ) {
-    for (const event of ['changed', 'removed', 'tracked']) store.on(event, (name: string) => this.slots.delete(name));
+    for (const event of ['changed', 'removed', 'tracked'])
+      store.on(event, (name: string) => {
+        this.slots.delete(name);
+        if (event === 'removed') this.changedAt.delete(name);
+        else this.changedAt.set(name, this.clock());
+      });
   }
 
   /** The slots judged (active, starting, idle, unknown), current as described above. */
@@ -53,7 +67,12 @@ export class LiveFacts {
       if (!slot || slot.pass !== pass || slot.ns !== ns) {
         // after a new pass every slot is judged again: 100 at a time, then the loop's turn (waits come first)
         if (++fresh % 100 === 0) await new Promise((r) => setImmediate(r));
-        const facts = joinOne(pass.index, { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true });
+        const key = { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true };
+        let facts = joinOne(pass.index, key);
+        if ((this.changedAt.get(ns.name) ?? -Infinity) >= pass.startedAtMs) {
+          // its links changed since the pass began (a VMM came or went): who is inside now, this slot's processes only
+          facts = { ...joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key), fdHolders: facts.fdHolders };
+        }
         facts.links = ns.links ? [...ns.links.values()] : null;
         if (ns.linkError !== undefined) facts.linkError = ns.linkError;
         const view = classifySlot(facts, this.config, pass.takenAtMs, pass.orchestrators.length > 0, pass.blind, pass.visibility);
@@ -63,14 +82,15 @@ export class LiveFacts {
       owned.push(slot.facts);
       judged.push(slot.view);
     }
-    const view = slotsView(pass.orchestrators, owned, judged);
+    const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind);
     // the version read at the start: a change while judging makes the next call judge again
     this.view = { pass, version, view };
     return view;
   }
 
   private currentPass(): Promise<Pass> {
-    if (this.pass && performance.now() - this.pass.at < TABLE_MAX_AGE_MS) return Promise.resolve(this.pass);
+    if (this.pass && performance.now() - this.pass.at < this.maxAgeMs) return Promise.resolve(this.pass);
+    const startedAtMs = this.clock();
     this.reading ??= this.host
       .processTable()
       .then((table) => {
@@ -78,7 +98,8 @@ export class LiveFacts {
         this.pass = {
           table,
           at: performance.now(),
-          takenAtMs: Date.now(),
+          takenAtMs: this.clock(),
+          startedAtMs,
           index: indexProcesses(table.processes),
           orchestrators: orchestratorsIn(table, this.config.orchestratorComm),
           visibility,

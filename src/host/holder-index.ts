@@ -1,5 +1,5 @@
 import { readdirSync, readlinkSync } from 'node:fs';
-import { listPids, readProcessEntry } from './proc-table.js';
+import { listPids, readProcessEntry, type ProcessEntry } from './proc-table.js';
 import type { TapHolder } from './types.js';
 
 const NET_LINK = /^net:\[(\d+)\]$/;
@@ -26,10 +26,11 @@ export class HolderIndex {
   private dirty = true;
   /** pids found by the first look existed before vmgate: only later ones are young */
   private populated = false;
-  private readonly cache = new Map<string, TapHolder[]>();
+  private readonly cache = new Map<number, ProcessEntry[]>();
   private cacheTurn = false;
   private resyncTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly emptiedFns: ((netnsInode: number) => void)[] = [];
   /** catch-ups and background passes made (tests, metrics) */
   catchUps = 0;
   resyncs = 0;
@@ -46,6 +47,14 @@ export class HolderIndex {
   /** Something changed on the host (a link event, a namespace came or went): the next lookup first picks up new pids. */
   touch(): void {
     this.dirty = true;
+  }
+
+  /**
+   * Calls fn when the last process known inside a namespace is gone (exited or moved): the "last process gone"
+   * event leak tracking counts idle time from. Called from inside a lookup or pass: fn must only note it.
+   */
+  onEmptied(fn: (netnsInode: number) => void): void {
+    this.emptiedFns.push(fn);
   }
 
   /** Starts the background pass (never on a request path), with a first one right away. */
@@ -66,26 +75,29 @@ export class HolderIndex {
     return [...(this.byInode.get(netnsInode) ?? [])];
   }
 
-  /** Processes with `iface` attached, among the processes inside the namespace; shared by every answer of one turn. */
-  holders(netnsInode: number, iface: string): TapHolder[] {
-    const key = `${netnsInode}|${iface}`;
-    const cached = this.cache.get(key);
+  /** The processes inside the namespace, read now (their fds too); shared by every lookup of one event-loop turn. */
+  inside(netnsInode: number): ProcessEntry[] {
+    const cached = this.cache.get(netnsInode);
     if (cached) return cached;
-    const out: TapHolder[] = [];
+    const out: ProcessEntry[] = [];
     for (const pid of this.pidsIn(netnsInode)) {
       const entry = readProcessEntry(pid, this.procDir);
-      if (!entry) {
-        this.forget(pid);
-        continue;
-      }
-      for (const t of entry.tunFds) if (t.iff === iface) out.push({ pid: entry.pid, comm: entry.comm, fd: t.fd });
+      if (entry) out.push(entry);
+      else this.forget(pid);
     }
-    this.remember(key, out);
+    this.remember(netnsInode, out);
     return out;
   }
 
-  private remember(key: string, holders: TapHolder[]): void {
-    this.cache.set(key, holders);
+  /** Processes with `iface` attached, among the processes inside the namespace. */
+  holders(netnsInode: number, iface: string): TapHolder[] {
+    const out: TapHolder[] = [];
+    for (const entry of this.inside(netnsInode)) for (const t of entry.tunFds) if (t.iff === iface) out.push({ pid: entry.pid, comm: entry.comm, fd: t.fd });
+    return out;
+  }
+
+  private remember(netnsInode: number, entries: ProcessEntry[]): void {
+    this.cache.set(netnsInode, entries);
     if (this.cacheTurn) return;
     this.cacheTurn = true;
     setImmediate(() => {
@@ -137,7 +149,9 @@ export class HolderIndex {
     if (known.inode === null) return;
     const set = this.byInode.get(known.inode);
     set?.delete(pid);
-    if (set?.size === 0) this.byInode.delete(known.inode);
+    if (set?.size !== 0) return;
+    this.byInode.delete(known.inode);
+    for (const fn of this.emptiedFns) fn(known.inode);
   }
 
   /** The leader's namespace; for a zombie leader (its ns link is gone) the first live thread's. */

@@ -2,7 +2,7 @@ import type { HostConfig } from '../../src/config/host-config.js';
 import type { GateHost, LinkEventSource } from '../../src/gate/gate-host.js';
 import type { MonitorEvent } from '../../src/host/monitor-line.js';
 import type { NamedNamespaces } from '../../src/host/named-namespaces.js';
-import type { ProcessTable } from '../../src/host/proc-table.js';
+import type { ProcessEntry, ProcessTable } from '../../src/host/proc-table.js';
 import type { LinkFacts, TapHolder, TunDeviceFacts } from '../../src/host/types.js';
 
 /**
@@ -85,6 +85,7 @@ export class FakeEvents implements LinkEventSource {
 
 interface FakeNamespace {
   inode: number;
+  createdAtMs: number;
   nsid: number | null;
   links: Map<string, LinkFacts>;
   nsfs: boolean;
@@ -113,9 +114,15 @@ export class FakeHost implements GateHost {
   private onNamesChanged: ((names: Set<string> | null) => void) | null = null;
 
   /** a slot namespace with a tap in the given state */
-  add(name: string, tap: 'carrier' | 'no-carrier' | 'down' | 'none' = 'no-carrier', opts: { nsid?: number | null } = {}): FakeNamespace {
+  add(name: string, tap: 'carrier' | 'no-carrier' | 'down' | 'none' = 'no-carrier', opts: { nsid?: number | null; createdAtMs?: number } = {}): FakeNamespace {
     const nsid = opts.nsid === undefined ? this.nextNsid++ : opts.nsid;
-    const ns: FakeNamespace = { inode: this.nextInode++, nsid, links: new Map([['lo', link('lo', 'carrier', 1)]]), nsfs: true };
+    const ns: FakeNamespace = {
+      inode: this.nextInode++,
+      createdAtMs: opts.createdAtMs ?? 0,
+      nsid,
+      links: new Map([['lo', link('lo', 'carrier', 1)]]),
+      nsfs: true,
+    };
     if (tap !== 'none') ns.links.set('tap0', link('tap0', tap));
     this.namespaces.set(name, ns);
     return ns;
@@ -141,10 +148,26 @@ export class FakeHost implements GateHost {
   readonly holders = {
     holders: (inode: number, iface: string): TapHolder[] => this.holderMap.get(`${inode}|${iface}`) ?? [],
     pidsIn: (inode: number): number[] => [...this.holderMap.entries()].filter(([k]) => k.startsWith(`${inode}|`)).flatMap(([, h]) => h.map((x) => x.pid)),
+    inside: (inode: number): ProcessEntry[] =>
+      [...this.holderMap.entries()]
+        .filter(([k]) => k.startsWith(`${inode}|`))
+        .flatMap(([k, hs]) =>
+          hs.map((h) => ({ pid: h.pid, comm: h.comm, netnsInodes: [inode], tunFds: [{ fd: h.fd, iff: k.split('|')[1]! }], netnsFds: [], openTunFds: [] })),
+        ),
     touch: (): void => void (this.holderTouches += 1),
     start: (): void => undefined,
     stop: (): void => undefined,
+    onEmptied: (fn: (inode: number) => void): void => void this.emptiedFns.push(fn),
   };
+
+  private readonly emptiedFns: ((inode: number) => void)[] = [];
+
+  /** what the holder index says when the last process inside a namespace is gone */
+  lastProcessGone(name: string): void {
+    const inode = this.namespaces.get(name)!.inode;
+    for (const k of [...this.holderMap.keys()]) if (k.startsWith(`${inode}|`)) this.holderMap.delete(k);
+    for (const fn of this.emptiedFns) fn(inode);
+  }
 
   async readLinks(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>> {
     this.readLinksCalls.push(nsids);
@@ -169,7 +192,7 @@ export class FakeHost implements GateHost {
   }
 
   listNamespaces(): NamedNamespaces {
-    return { namespaces: [...this.namespaces].map(([name, n]) => ({ name, inode: n.inode, device: 4, createdAtMs: 0, nsfs: n.nsfs })) };
+    return { namespaces: [...this.namespaces].map(([name, n]) => ({ name, inode: n.inode, device: 4, createdAtMs: n.createdAtMs, nsfs: n.nsfs })) };
   }
 
   statNamespace(name: string) {
