@@ -1,6 +1,7 @@
 import { CHECK_IDS } from '../checks/run-checks.js';
 import { EXTRA_CHECK_IDS } from '../config/extra-checks.js';
 import { DEFAULT_GUEST } from '../config/guest.js';
+import { LEAK_OPTIONS } from '../config/leak-options.js';
 import { HOST_OPTIONS, type OptionSpec, type ParsedOptions } from '../config/options.js';
 import { JSON_OPTION } from './command.js';
 
@@ -77,6 +78,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'nomad-meta', kind: 'boolean', help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason), only when it changes' },
       { name: 'recheck-interval', kind: 'string', default: '10s', help: 'how often the tun device and kernel limit are re-read' },
       { name: 'guest', kind: 'string', default: DEFAULT_GUEST, help: "the guest agent's ADDR:PORT, the only address GET /diagnose probes" },
+      ...LEAK_OPTIONS,
     ],
     load: () => import('./commands/serve.js'),
   },

@@ -4,6 +4,8 @@ import type { GateHostFacts } from '../host/gate-facts.js';
 import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
+import type { LeakOptions } from '../config/leak-options.js';
+import { LeakTracker } from './leak-tracker.js';
 import { LinkStore } from './link-store.js';
 import { LiveFacts } from './live-facts.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
@@ -22,17 +24,21 @@ export interface GateOptions {
   maxBackoffMs?: number;
   /** how often the given pids are looked at */
   pidPollMs?: number;
+  /** serve: track idle slots and judge slot-leaks (none: not tracked) */
+  leaks?: LeakOptions;
 }
 
 /**
  * The readiness gate's engine: subscribe (the link event source), then read (resync), then follow events. A dead
  * source is restarted with backoff and followed by a resync. Everything it knows of the host comes through the
- * GateHost it is given. Emits 'verdict'(now, before), 'watcher'(event, detail) and 'finished'(answer).
+ * GateHost it is given. Emits 'verdict'(now, before), 'watcher'(event, detail), 'finished'(answer) and, with leak
+ * tracking, 'leak'(kind, ...) for what gate/leak-tracker.ts emits (suspected, in-use, idle-ended, tap-busy).
  */
 export class Gate extends EventEmitter {
   private readonly store: LinkStore;
   private readonly waits: SlotWaits;
   private readonly live: LiveFacts;
+  private readonly leaks: LeakTracker | null = null;
   private dirWatch: { close(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -62,6 +68,13 @@ export class Gate extends EventEmitter {
     this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, gate: opts.gateOnHost ? view : ALWAYS_READY, host, pidPollMs: opts.pidPollMs });
     this.waits.on('finished', (a: WaitAnswer) => this.emit('finished', a));
     this.live = new LiveFacts(this.store, host, config);
+    if (opts.leaks) {
+      const leaks = new LeakTracker(this.store, host, config.tap, opts.leaks, () => this.live.get());
+      for (const kind of ['suspected', 'in-use', 'idle-ended', 'tap-busy']) leaks.on(kind, (...args: unknown[]) => this.emit('leak', kind, ...args));
+      // a new count is judged on the facts last read: no re-read of the host for it
+      leaks.on('summary', () => this.judge());
+      this.leaks = leaks;
+    }
     host.events.onEvent((ev) => this.store.apply(ev));
     host.events.onExit((reason) => this.onSourceExit(reason));
     this.store.on('removed', () => this.scheduleEvaluate());
@@ -110,6 +123,16 @@ export class Gate extends EventEmitter {
     return this.live.get();
   }
 
+  /** Suspected leaks now (null: not tracked). */
+  get leakSummary() {
+    return this.leaks?.summary ?? null;
+  }
+
+  /** A slot's idle time and whether it is a suspected leak (null: not tracked). */
+  leakOf(netns: string) {
+    return this.leaks?.slot(netns) ?? null;
+  }
+
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
   async start(): Promise<void> {
     this.dirWatch = this.host.watchNamespaces((names) => {
@@ -130,6 +153,7 @@ export class Gate extends EventEmitter {
       this.scheduleRestart();
     }
     this.startAttempted = true;
+    this.leaks?.start();
     await this.evaluate();
   }
 
@@ -181,11 +205,18 @@ export class Gate extends EventEmitter {
     if (this.stopped || !this.hostFacts) return;
     const before = this.current;
     const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
-    const now = evaluateHost(this.config, this.hostFacts, this.store.byName.size, {
-      healthy: this.watcherHealthy,
-      message: this.watcherMessage,
-      unwatched,
-    });
+    const leaks = this.leaks ? { summary: this.leaks.summary, opts: this.leaks.opts } : undefined;
+    const now = evaluateHost(
+      this.config,
+      this.hostFacts,
+      this.store.byName.size,
+      {
+        healthy: this.watcherHealthy,
+        message: this.watcherMessage,
+        unwatched,
+      },
+      leaks,
+    );
     this.current = now;
     this.markEvaluated();
     if (verdictKey(now) !== verdictKey(before)) this.emit('verdict', now, before);
@@ -265,6 +296,7 @@ export class Gate extends EventEmitter {
     this.waits.shutdown();
     this.host.events.stop();
     this.host.holders.stop();
+    this.leaks?.stop();
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
     if (this.restartTimer) clearTimeout(this.restartTimer);

@@ -2,8 +2,10 @@ import { checkGateVisibility } from '../checks/host-visibility.js';
 import { judgePrerequisites } from '../checks/prerequisites.js';
 import { checkNetnsCapacity } from '../checks/netns-capacity.js';
 import { checkTunDevice } from '../checks/tun-device.js';
+import { checkSlotLeaks, type LeakSummary } from '../checks/slot-leaks.js';
 import type { CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
+import type { LeakOptions } from '../config/leak-options.js';
 import type { GateHostFacts } from '../host/gate-facts.js';
 import { namespaceLimit } from '../host/kernel-limits.js';
 
@@ -24,8 +26,17 @@ export interface WatcherHealth {
   unwatched?: string[];
 }
 
-/** The host gate: tun device usable, namespace capacity below the limit, link watcher healthy. Leftovers are not its business. */
-export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCount: number, watcher: WatcherHealth): HostVerdict {
+/**
+ * The host gate: tun device usable, namespace capacity below the limit, link watcher healthy (and, in serve, slot
+ * leaks below --leak-fail). Leftovers are not its business.
+ */
+export function evaluateHost(
+  config: HostConfig,
+  facts: GateHostFacts,
+  ownedCount: number,
+  watcher: WatcherHealth,
+  leaks?: { summary: LeakSummary; opts: LeakOptions },
+): HostVerdict {
   const named = facts.named;
   const total = named.length;
   const { limit, source } = namespaceLimit(config.maxNamespaces, facts.kernelLimit);
@@ -47,6 +58,7 @@ export function evaluateHost(config: HostConfig, facts: GateHostFacts, ownedCoun
     ),
     // --extra-checks: a warning never blocks VM creation, a failure does, like any check
     ...judgePrerequisites(config.extraChecks ?? [], facts.prerequisites ?? {}, config, ownedCount),
+    ...(leaks ? [checkSlotLeaks(leaks.summary, leaks.opts)] : []),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
 }

@@ -1,6 +1,8 @@
 import type { Gate } from '../gate/gate.js';
 import { failingIds, type HostVerdict } from '../gate/host-verdict.js';
+import type { LeakEvent, TapBusyEvent } from '../gate/leak-tracker.js';
 import type { WaitAnswer } from '../gate/wait-answer.js';
+import { formatDuration } from '../config/duration.js';
 import { LogLimiter } from './log-limiter.js';
 import type { Logger } from './log.js';
 
@@ -45,9 +47,46 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
           .join('; ')}`,
       );
   });
+  gate.on('leak', (kind: string, ...args: unknown[]) => logLeak(log, limiter, kind, args));
   gate.on('watcher', (event: string, detail: string) => {
     if (event === 'restarted') log.info({ watcher: event }, `link watcher restarted (${detail}) and state re-read`);
     else log.warn({ watcher: event }, `link watcher ${event}: ${detail}`);
   });
   return limiter;
+}
+
+/** One warn line per slot that becomes a suspected leak or has a busy tap; an info line when a suspect is used again. */
+function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]): void {
+  if (kind === 'suspected') {
+    const e = args[0] as LeakEvent;
+    if (!limiter.allow('suspected-leak', `leak|${e.netns}`)) return;
+    const holder = e.lastHolder ? `last held by pid ${e.lastHolder.pid} (${e.lastHolder.comm})` : 'no holder seen while vmgate watched';
+    log.warn(
+      {
+        netns: e.netns,
+        tap: e.tap,
+        tapState: e.tapState,
+        idleSeconds: e.idleSeconds,
+        pid: e.lastHolder?.pid,
+        comm: e.lastHolder?.comm,
+        orchestrators: e.orchestrators,
+        suspectedLeak: true,
+      },
+      `suspected leak: ${e.netns} idle for ${formatDuration(e.idleSeconds * 1000)} (${e.tap} ${e.tapState}, ${holder}) while the orchestrator runs (pid ${e.orchestrators.join(',')}); nothing deleted`,
+    );
+  } else if (kind === 'in-use') {
+    const [netns, idleSeconds] = args as [string, number];
+    log.info(
+      { netns, idleSeconds, suspectedLeak: false },
+      `${netns} is in use again after ${formatDuration(idleSeconds * 1000)} idle: no longer a suspected leak`,
+    );
+  } else if (kind === 'tap-busy') {
+    const e = args[0] as TapBusyEvent;
+    if (!limiter.allow('tap-busy', `busy|${e.netns}|${e.holders.map((h) => h.pid).join(',')}`)) return;
+    const who = e.holders.map((h) => `pid ${h.pid} (${h.comm}) fd ${h.fd}`).join(', ');
+    log.warn(
+      { netns: e.netns, tap: e.tap, holders: e.holders.map((h) => `${h.pid}/${h.comm}`), tapBusy: true },
+      `tap-busy: ${e.netns}/${e.tap} is held by ${e.holders.length} processes (${who}): a new VMM attaching to it gets EBUSY until the others close it`,
+    );
+  }
 }

@@ -13,6 +13,8 @@ function slotJson(s: SlotView) {
     leftover: s.leftover,
     ageSeconds: s.ageSeconds,
     nsid: s.nsid,
+    /** more than one process holds a tap: a new VMM attaching to it gets EBUSY */
+    tapBusy: s.taps.some((t) => t.holders.length > 1),
     processes: s.processes.map(({ pid, comm }) => ({ pid, comm })),
     taps: s.taps.map((t) => ({
       name: t.name,
@@ -30,20 +32,24 @@ function slotJson(s: SlotView) {
 const slotText = new WeakMap<SlotView, string>();
 const viewText = new WeakMap<SlotsView, string>();
 
+/** serve's leak tracking, per slot: appended to the slot's JSON at every answer (idle time moves on) */
+export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
+
 /**
  * inventoryJson as text, for serve: each slot's JSON is kept with its (reused) SlotView, so a scrape after one
- * slot changed serializes one slot, not a thousand.
+ * slot changed serializes one slot, not a thousand. With leak tracking, suspectedLeak and idleSeconds are added.
  */
-export function inventoryText(view: SlotsView): string {
-  let text = viewText.get(view);
+export function inventoryText(view: SlotsView, leaks?: LeakFields): string {
+  let text = leaks ? undefined : viewText.get(view);
   if (text !== undefined) return text;
   const parts = view.slots.map((s) => {
     let t = slotText.get(s);
     if (t === undefined) slotText.set(s, (t = JSON.stringify(slotJson(s))));
-    return t;
+    const l = leaks?.(s.name);
+    return l ? `${t.slice(0, -1)},"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}}` : t;
   });
   text = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[${parts.join(',')}]}`;
-  viewText.set(view, text);
+  if (!leaks) viewText.set(view, text);
   return text;
 }
 

@@ -67,6 +67,24 @@ export function createMetrics(gate: Gate): Registry {
       this.set(gate.restarts);
     },
   });
+  new Gauge({
+    name: 'vmgate_suspected_leaks',
+    help: 'Slot namespaces idle longer than --leak-age while the orchestrator runs (the slot-leaks check counts these)',
+    registers: [registry],
+    collect() {
+      this.set(gate.leakSummary?.suspected.length ?? 0);
+    },
+  });
+  // from idle to in use again: the distribution an operator picks --leak-age from
+  const idle = new Histogram({
+    name: 'vmgate_slot_idle_seconds',
+    help: 'How long slots that went idle stayed idle before they were used again',
+    buckets: [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400],
+    registers: [registry],
+  });
+  gate.on('leak', (kind: string, seconds: unknown) => {
+    if (kind === 'idle-ended') idle.observe(seconds as number);
+  });
   const waits = new Counter({ name: 'vmgate_carrier_waits_total', help: 'Finished slot waits by reason', labelNames: ['reason'], registers: [registry] });
   const duration = new Histogram({
     name: 'vmgate_carrier_wait_seconds',

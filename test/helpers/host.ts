@@ -137,9 +137,11 @@ export class HostSandbox {
   }
 
   /** A real process attached to the tap (TUNSETIFF), running inside the namespace, as a VMM does. */
-  async holder(ns: string, opts: { tap?: string; comm?: string; listen?: string } = {}): Promise<ChildProcess> {
+  async holder(ns: string, opts: { tap?: string; comm?: string; listen?: string; fork?: boolean } = {}): Promise<ChildProcess> {
     const args = ['netns', 'exec', ns, 'python3', `${FIXTURES}tap-holder.py`, opts.tap ?? 'tap0', opts.comm ?? 'firecracker'];
     if (opts.listen) args.push(`--listen=${opts.listen}`);
+    // a child that inherits the attached fd: two holders of one tap
+    if (opts.fork) args.push('--fork');
     const child = this.track(spawn('ip', args, { stdio: ['ignore', 'pipe', 'inherit'] }));
     await waitForLine(child, 'attached');
     return child;

@@ -131,6 +131,7 @@ describe('reports', () => {
       leftover: false,
       ageSeconds: 3600,
       nsid: 1,
+      tapBusy: false,
       processes: [{ pid: 42, comm: 'firecracker' }],
       taps: [
         {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
 import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
+import { leakOptions } from '../../config/leak-options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
@@ -33,12 +34,14 @@ export async function run(o: ParsedOptions): Promise<number> {
   const listen = parseListen(str(o, 'listen'));
   const guest = str(o, 'guest');
   if (!validGuest(guest)) throw new UsageError(`--guest '${guest}' must be ADDR:PORT (e.g. ${DEFAULT_GUEST})`);
+  const leaks = leakOptions(o);
   const host = realGateHost(config.tunPath, undefined, config.extraChecks);
   const gate = new Gate(config, host, {
     owns: (n) => config.netnsPattern.test(n),
     maxWaiters: positiveInt(o, 'max-waiters'),
     recheckMs: durationOption(o, 'recheck-interval'),
     gateOnHost: true,
+    leaks,
   });
   const waitLog = logGate(gate, log);
   const diagnoses = logDiagnoses(gate, log, host.processesIn);

@@ -38,7 +38,12 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
           });
         case '/inventory': {
           // one JSON text per view, built from per-slot texts kept with each slot's judgement
-          return sendText(res, 200, inventoryText(await gate.slots()), 'application/json');
+          return sendText(
+            res,
+            200,
+            inventoryText(await gate.slots(), (n) => gate.leakOf(n)),
+            'application/json',
+          );
         }
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
