@@ -43,7 +43,7 @@ function spawnTracked(cmd: string, args: string[]): ChildProcess {
   return c;
 }
 
-async function startServe(cli = CLI): Promise<{ url: string; child: ChildProcess }> {
+async function startServe(cli = CLI, ...extra: string[]): Promise<{ url: string; child: ChildProcess }> {
   // as the Nomad job starts it (nomad/orchestrator.nomad.hcl): V8 sized for a small footprint
   const child = spawnTracked('node', [
     '--max-semi-space-size=2',
@@ -58,6 +58,7 @@ async function startServe(cli = CLI): Promise<{ url: string; child: ChildProcess
     'warn',
     '--max-waiters',
     '4096',
+    ...extra,
   ]);
   child.stderr!.resume();
   let port = 0;
@@ -208,13 +209,50 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-async function caseFootprint(child: ChildProcess, slots: number) {
+/** RSS now and CPU seconds over 30 s of nothing asked (background work only: index passes, evaluations, leak sweeps) */
+async function idleFootprint(child: ChildProcess): Promise<{ rssMb: number; idleCpuSeconds30s: number }> {
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]);
   const c0 = cpuSeconds(child.pid!);
   await sleep(30_000);
-  const cpu = cpuSeconds(child.pid!) - c0;
-  results.footprint = { slots, rssMb: rssKb / 1024, idleCpuSeconds30s: cpu, idleCpuPercentOfCore: (cpu / 30) * 100 };
-  rows.push({ case: `footprint (${slots} slots)`, vmgate: `RSS ${fmt(rssKb / 1024)} MB, ${fmt(cpu, 2)} CPU s / 30 s idle`, alternative: '-', ratio: '-' });
+  return { rssMb: rssKb / 1024, idleCpuSeconds30s: cpuSeconds(child.pid!) - c0 };
+}
+
+async function caseFootprint(child: ChildProcess, slots: number) {
+  const f = await idleFootprint(child);
+  results.footprint = { slots, ...f, idleCpuPercentOfCore: (f.idleCpuSeconds30s / 30) * 100 };
+  rows.push({
+    case: `footprint (${slots} slots)`,
+    vmgate: `RSS ${fmt(f.rssMb)} MB, ${fmt(f.idleCpuSeconds30s, 2)} CPU s / 30 s idle`,
+    alternative: '-',
+    ratio: '-',
+  });
+}
+
+/**
+ * Leak tracking's background cost: a fresh serve idle for 30 s with the default --leak-age (a sweep every 30 s)
+ * and with --leak-age 1s (a sweep every 250 ms, so a pass over /proc every 5 s: the most it ever does), against
+ * the landed build (no leak tracking) idle for the same 30 s.
+ */
+async function caseLeakSweeps(baseline: string | undefined) {
+  const measure = async (cli: string, ...extra: string[]) => {
+    const s = await startServe(cli, ...extra);
+    await sleep(5000); // past the first pass and the holder index's first fill
+    const f = await idleFootprint(s.child);
+    s.child.kill('SIGTERM');
+    await sleep(500);
+    return f;
+  };
+  const dflt = await measure(CLI);
+  const fast = await measure(CLI, '--leak-age', '1s');
+  const landed = baseline ? await measure(baseline) : null;
+  results.leakSweeps = { defaultLeakAge: dflt, leakAge1s: fast, landed };
+  const alt = landed ? `${fmt(landed.idleCpuSeconds30s, 2)} CPU s (landed, no leak tracking)` : '-';
+  rows.push({
+    case: 'leak tracking, 30 s idle',
+    vmgate: `${fmt(dflt.idleCpuSeconds30s, 2)} CPU s (--leak-age 10m), ${fmt(fast.idleCpuSeconds30s, 2)} CPU s (--leak-age 1s)`,
+    alternative: alt,
+    ratio: landed ? `${fmt(dflt.idleCpuSeconds30s / landed.idleCpuSeconds30s, 2)}x / ${fmt(fast.idleCpuSeconds30s / landed.idleCpuSeconds30s, 2)}x` : '-',
+  });
 }
 
 async function caseReclaim(n: number) {
@@ -338,6 +376,8 @@ async function main() {
     old.child.kill('SIGTERM');
     await sleep(500);
   }
+  log('leak tracking: 30 s idle, default and --leak-age 1s, and the landed build');
+  await caseLeakSweeps(baseline);
   holder.kill('SIGKILL');
   log('whole-process inventory at 1000 slots, busy host');
   const ti = hr();
