@@ -145,6 +145,11 @@ job "orchestrator" {
         VMGATE_ORCHESTRATOR_COMM = "orchestrator"
         VMGATE_LOG_FORMAT        = "json"
         VMGATE_NODE_ID           = "${node.unique.id}"
+        # leak pressure (README): a slot idle this long while the orchestrator runs is a suspected leak;
+        # slot-leaks warns from 10 of them and never blocks VM creation unless VMGATE_LEAK_FAIL is a number
+        VMGATE_LEAK_AGE          = "10m"
+        VMGATE_LEAK_WARN         = "10"
+        VMGATE_LEAK_FAIL         = "off"
       }
 
       resources {

@@ -26,16 +26,16 @@ export const LEAK_OPTIONS: OptionSpec[] = [
   },
 ];
 
-function wholeNumber(o: ParsedOptions, name: string, min: number): number {
+function wholeNumber(o: ParsedOptions, name: string, min: number, or = ''): number {
   const text = str(o, name);
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} '${text}' must be a whole number >= ${min}`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} '${text}' must be a whole number >= ${min}${or}`);
   return n;
 }
 
 export function leakOptions(o: ParsedOptions): LeakOptions {
   const ageMs = durationOption(o, 'leak-age');
   if (ageMs < 1000) throw new UsageError(`--leak-age '${str(o, 'leak-age')}' must be at least 1s`);
-  const fail = str(o, 'leak-fail') === 'off' ? null : wholeNumber(o, 'leak-fail', 1);
+  const fail = str(o, 'leak-fail') === 'off' ? null : wholeNumber(o, 'leak-fail', 1, " or 'off'");
   return { ageMs, warn: wholeNumber(o, 'leak-warn', 1), fail, pool: wholeNumber(o, 'leak-pool', 0) };
 }

@@ -21,9 +21,12 @@ const inventory = async (s: Served) =>
   (await get(`${s.url}/inventory`)).body as { namespaces: { name: string; suspectedLeak: boolean; idleSeconds: number | null; tapBusy: boolean }[] };
 const slot = async (s: Served, name: string) => (await inventory(s)).namespaces.find((n) => n.name === name)!;
 const metric = async (s: Served, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec((await get(`${s.url}/metrics`)).text)?.[1] ?? NaN);
+/** The host gate's answer and its slot-leaks check. A 503 lists only failing checks, and none while `starting`. */
 const leaksCheck = async (s: Served) => {
   const r = await get(`${s.url}/ready-for-vm`);
-  return { status: r.status, check: (r.body.checks as { id: string; status: string; message: string; details: any }[]).find((c) => c.id === 'slot-leaks')! };
+  const checks = (r.body?.checks ?? []) as { id: string; status: string; message: string; details: any }[];
+  const none = { id: 'slot-leaks', status: 'absent', message: '', details: {} };
+  return { status: r.status, check: checks.find((c) => c.id === 'slot-leaks') ?? none };
 };
 const leakLines = (s: Served, netns: string) => s.logs().filter((l) => l.suspectedLeak === true && l.netns === netns);
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { hostConfig } from '../../src/config/host-config.js';
 import { HOST_OPTIONS, parseOptions, envName } from '../../src/config/options.js';
 import { UsageError } from '../../src/config/usage-error.js';
+import { LEAK_OPTIONS, leakOptions } from '../../src/config/leak-options.js';
 import { nomadContext } from '../../src/sinks/log.js';
 
 describe('options', () => {
@@ -41,5 +42,28 @@ describe('options', () => {
       group: 'g',
     });
     expect(nomadContext({})).toEqual({});
+  });
+});
+
+describe('leak options (serve)', () => {
+  const parse = (...argv: string[]) => leakOptions(parseOptions('serve', argv, LEAK_OPTIONS, {}));
+
+  it('defaults: 10m, warn 10, fail off, pool 32; VMGATE_LEAK_FAIL works like the flag', () => {
+    expect(parse()).toEqual({ ageMs: 600_000, warn: 10, fail: null, pool: 32 });
+    expect(parse('--leak-age', '90s', '--leak-warn', '3', '--leak-fail', '20', '--leak-pool', '0')).toEqual({ ageMs: 90_000, warn: 3, fail: 20, pool: 0 });
+    expect(leakOptions(parseOptions('serve', [], LEAK_OPTIONS, { VMGATE_LEAK_FAIL: '5' })).fail).toBe(5);
+  });
+
+  it('a bad value is a usage error naming the flag', () => {
+    for (const [flag, value, says] of [
+      ['--leak-age', '500ms', 'at least 1s'],
+      ['--leak-age', 'soon', 'not a duration'],
+      ['--leak-warn', '0', '>= 1'],
+      ['--leak-fail', 'x', "or 'off'"],
+      ['--leak-pool', '1.5', '>= 0'],
+    ] as const) {
+      expect(() => parse(flag, value)).toThrow(UsageError);
+      expect(() => parse(flag, value)).toThrow(new RegExp(`${flag}.*${says}`));
+    }
   });
 });
