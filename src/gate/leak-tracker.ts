@@ -163,19 +163,42 @@ export class LeakTracker extends EventEmitter {
     if (s.suspected) this.scheduleJudge();
   }
 
-  /** A link event: carrier is use at once; no carrier with nobody inside (the holder index) is idle from now. */
+  /**
+   * A link event: carrier is use at once. No carrier is idle only with nobody inside, which the holder index
+   * says after catching up with /proc: that is done once for all the events of one event-loop turn, not per event.
+   */
   private linksChanged(name: string): void {
     const ns = this.store.get(name);
     if (!ns?.links) return;
     const s = this.record(ns);
     const at = this.now();
     s.lastEventAt = at;
-    const tap = ns.links.get(this.tap);
-    if (tap?.carrier) {
+    if (ns.links.get(this.tap)?.carrier) {
       this.active(s, at, null);
-      // who attached it, for a later leak line and for tap-busy: only this slot's processes, once per turn
-      setImmediate(() => this.lookAtHolders(s));
-    } else if (this.host.holders.pidsIn(ns.inode).length === 0) this.idle(s, at);
+      this.carrierUp.add(s);
+    } else if (s.idleSince === null) this.noCarrier.add(s);
+    else return;
+    if (this.linksQueued) return;
+    this.linksQueued = true;
+    setImmediate(() => this.afterLinkEvents());
+  }
+
+  private readonly carrierUp = new Set<SlotIdle>();
+  private readonly noCarrier = new Set<SlotIdle>();
+  private linksQueued = false;
+
+  private afterLinkEvents(): void {
+    this.linksQueued = false;
+    // who attached it, for a later leak line and for tap-busy: only this slot's processes
+    for (const s of this.carrierUp) this.lookAtHolders(s);
+    for (const s of this.noCarrier) {
+      const ns = this.store.get(s.name);
+      if (this.slots.get(s.name) !== s || !ns?.links || ns.links.get(this.tap)?.carrier) continue;
+      // idle since the event that took its carrier, not since this look
+      if (this.host.holders.pidsIn(s.inode).length === 0) this.idle(s, s.lastEventAt);
+    }
+    this.carrierUp.clear();
+    this.noCarrier.clear();
   }
 
   private lookAtHolders(s: SlotIdle): void {

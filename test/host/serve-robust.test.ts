@@ -239,8 +239,11 @@ describeHost('serve never dies and never lies', () => {
     const logs = s.logs().filter((l) => l.reason === 'netns-not-found');
     expect(logs.length).toBeGreaterThan(0);
     expect(logs.length).toBeLessThan(60);
-    const summary = s.logs().find((l) => l.suppressed);
-    expect(summary).toMatchObject({ suppressed: { 'netns-not-found': 300 - logs.length } });
+    // one summary at the stop, or more if the 10-s summary timer fired meanwhile (a loaded machine): together, the rest
+    const summaries = s.logs().filter((l) => l.suppressed);
+    expect(summaries.length).toBeGreaterThan(0);
+    const held = summaries.reduce((n, l) => n + ((l.suppressed as Record<string, number>)['netns-not-found'] ?? 0), 0);
+    expect(held).toBe(300 - logs.length);
   });
   it('11. a storm of 100 failed waits: each answered with its own reason; diagnoses coalesce per namespace', async () => {
     const s = await startServe(box);

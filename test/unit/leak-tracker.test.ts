@@ -112,6 +112,7 @@ describe('leak tracking (serve): idle time from events and passes', () => {
     expect(h.tracker.summary.suspected).toEqual([]);
     // carrier lost with nobody inside: idle from that event, and this time its start was seen
     h.host.setTap('ns-2', 'no-carrier');
+    await tick(); // who is inside is asked once per event-loop turn
     h.advance(90_000);
     h.host.setTap('ns-2', 'carrier');
     expect(h.of('idle-ended')).toEqual([[90]]);
@@ -193,6 +194,7 @@ describe('leak tracking (serve): idle time from events and passes', () => {
     expect(h.tracker.slot('ns-1').idleSeconds).toBe(13 * 60);
     // a slot that held a VMM and went idle is not pool: it counts
     h.host.setTap('ns-4', 'no-carrier');
+    await tick();
     h.advance(11 * MIN);
     await h.sweep();
     expect(h.tracker.summary.suspected.map((s) => s.netns).sort()).toEqual(['ns-1', 'ns-4']);
