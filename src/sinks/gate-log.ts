@@ -15,7 +15,7 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
   const limiter = new LogLimiter((counts, total) =>
     log.warn(
       { suppressed: counts, total },
-      `${total} more failed slot waits not logged one by one: ${Object.entries(counts)
+      `${total} more ${heldBack(Object.keys(counts))} not logged one by one: ${Object.entries(counts)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     ),
@@ -89,4 +89,11 @@ function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]
       `tap-busy: ${e.netns}/${e.tap} is held by ${e.holders.length} processes (${who}): a new VMM attaching to it gets EBUSY until the others close it`,
     );
   }
+}
+
+/** What a summary line held back: the limiter's kinds are wait reasons, plus suspected-leak and tap-busy. */
+function heldBack(kinds: string[]): string {
+  const leak = kinds.filter((k) => k === 'suspected-leak' || k === 'tap-busy').length;
+  if (leak === 0) return 'failed slot waits';
+  return leak === kinds.length ? 'leak lines' : 'failed slot waits and leak lines';
 }
