@@ -55,11 +55,15 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
   return limiter;
 }
 
-/** One warn line per slot that becomes a suspected leak or has a busy tap; an info line when a suspect is used again. */
+/**
+ * One warn line per slot that becomes a suspected leak or has a busy tap, at most 5 a second of each (a host with
+ * a thousand leaked slots crossing --leak-age together must not write a thousand lines at once: the rest are counted
+ * in the summary line, and slot-leaks and /inventory name them all); an info line when a suspect is used again.
+ */
 function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]): void {
   if (kind === 'suspected') {
     const e = args[0] as LeakEvent;
-    if (!limiter.allow('suspected-leak', `leak|${e.netns}`)) return;
+    if (!limiter.allow('suspected-leak', 'suspected-leak')) return;
     const holder = e.lastHolder ? `last held by pid ${e.lastHolder.pid} (${e.lastHolder.comm})` : 'no holder seen while vmgate watched';
     log.warn(
       {
@@ -82,7 +86,7 @@ function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]
     );
   } else if (kind === 'tap-busy') {
     const e = args[0] as TapBusyEvent;
-    if (!limiter.allow('tap-busy', `busy|${e.netns}|${e.holders.map((h) => h.pid).join(',')}`)) return;
+    if (!limiter.allow('tap-busy', 'tap-busy')) return;
     const who = e.holders.map((h) => `pid ${h.pid} (${h.comm}) fd ${h.fd}`).join(', ');
     log.warn(
       { netns: e.netns, tap: e.tap, holders: e.holders.map((h) => `${h.pid}/${h.comm}`), tapBusy: true },

@@ -172,6 +172,35 @@ describeHost('serve: suspected leaks while the orchestrator runs', () => {
     }
   }, 120_000);
 
+  it('many slots crossing --leak-age together: a few lines a second, the rest counted in the summary line', async () => {
+    const names: string[] = [];
+    for (let i = 0; i < 12; i++) names.push(await box.slot(`flood-${i}`, { veth: false }));
+    const orch = await box.process(null, box.orchestratorComm);
+    const s = await startServe(box, '--netns-pattern', '^' + box.ns('flood-'), '--leak-age', '1s', '--leak-pool', '0');
+    try {
+      await until(
+        s,
+        'all 12 suspected',
+        () => metric(s, 'vmgate_suspected_leaks'),
+        (v) => v === 12,
+      );
+      const { check } = await leaksCheck(s);
+      expect(check.status).toBe('warn');
+      expect([...(check.details.names as string[])].sort()).toEqual([...names].sort());
+    } finally {
+      await box.stop(orch);
+      expect(await s.stop(), s.describe()).toBe(0);
+    }
+    // the summary line is flushed at the latest when serve stops
+    const lines = s.logs().filter((l) => l.suspectedLeak === true).length;
+    const held = s
+      .logs()
+      .filter((l) => l.suppressed)
+      .reduce((n, l) => n + ((l.suppressed as Record<string, number>)['suspected-leak'] ?? 0), 0);
+    expect(lines).toBeLessThan(12);
+    expect(lines + held).toBe(12);
+  }, 120_000);
+
   it('tap-busy: two processes holding one tap are named in /inventory and in one log line', async () => {
     const ns = await box.slot('busy');
     await box.holder(ns, { fork: true });
