@@ -172,8 +172,15 @@ export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], 
 
 /** One-word tap state for tables and messages: no-tap, admin-down, carrier, no-carrier. */
 export function tapState(slot: SlotView, tapName: string): string {
-  const t = slot.taps.find((x) => x.name === tapName);
-  if (!t) return slot.linkError ? 'unreadable' : 'no-tap';
-  if (!t.adminUp) return 'admin-down';
-  return t.carrier ? 'carrier' : 'no-carrier';
+  return linkState(
+    slot.taps.find((x) => x.name === tapName),
+    !slot.linkError,
+  );
+}
+
+/** The same word from a link (undefined: not there, or, when the links could not be read, unreadable). */
+export function linkState(link: { adminUp: boolean; carrier: boolean } | undefined, linksRead: boolean): string {
+  if (!link) return linksRead ? 'no-tap' : 'unreadable';
+  if (!link.adminUp) return 'admin-down';
+  return link.carrier ? 'carrier' : 'no-carrier';
 }

@@ -30,6 +30,14 @@ export function durationOption(o: ParsedOptions, name: string): number {
   return ms;
 }
 
+/** A whole-number flag of at least `min`; `or` names what else it takes (e.g. " or 'off'"). */
+export function wholeNumberOption(o: ParsedOptions, name: string, min: number, or = ''): number {
+  const text = str(o, name);
+  const n = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} '${text}' must be a whole number >= ${min}${or}`);
+  return n;
+}
+
 export function hostConfig(o: ParsedOptions): HostConfig {
   let netnsPattern: RegExp;
   try {

@@ -1,4 +1,4 @@
-import { durationOption, str } from './host-config.js';
+import { durationOption, str, wholeNumberOption } from './host-config.js';
 import type { OptionSpec, ParsedOptions } from './options.js';
 import { UsageError } from './usage-error.js';
 
@@ -26,16 +26,9 @@ export const LEAK_OPTIONS: OptionSpec[] = [
   },
 ];
 
-function wholeNumber(o: ParsedOptions, name: string, min: number, or = ''): number {
-  const text = str(o, name);
-  const n = /^\d+$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} '${text}' must be a whole number >= ${min}${or}`);
-  return n;
-}
-
 export function leakOptions(o: ParsedOptions): LeakOptions {
   const ageMs = durationOption(o, 'leak-age');
   if (ageMs < 1000) throw new UsageError(`--leak-age '${str(o, 'leak-age')}' must be at least 1s`);
-  const fail = str(o, 'leak-fail') === 'off' ? null : wholeNumber(o, 'leak-fail', 1, " or 'off'");
-  return { ageMs, warn: wholeNumber(o, 'leak-warn', 1), fail, pool: wholeNumber(o, 'leak-pool', 0) };
+  const fail = str(o, 'leak-fail') === 'off' ? null : wholeNumberOption(o, 'leak-fail', 1, " or 'off'");
+  return { ageMs, warn: wholeNumberOption(o, 'leak-warn', 1), fail, pool: wholeNumberOption(o, 'leak-pool', 0) };
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { LeakSummary } from '../checks/slot-leaks.js';
-import type { SlotsView, SlotView } from '../checks/slots.js';
+import { linkState, type SlotsView, type SlotView } from '../checks/slots.js';
 import type { LeakOptions } from '../config/leak-options.js';
 import type { ProcessRef, TapHolder } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
@@ -333,11 +333,16 @@ export class LeakTracker extends EventEmitter {
     return { notJudged: this.notJudged, orchestratorRunning: this.orchestrators.length > 0, suspected, idle, pool };
   }
 
+  private tapStateOf(name: string): string {
+    const links = this.store.get(name)?.links;
+    return linkState(links?.get(this.tap), links != null);
+  }
+
   private describe(s: SlotIdle, now: number): LeakEvent {
     return {
       netns: s.name,
       tap: this.tap,
-      tapState: tapStateOf(this.store.get(s.name), this.tap),
+      tapState: this.tapStateOf(s.name),
       idleSeconds: Math.floor((now - s.idleSince!) / 1000),
       lastHolder: s.lastHolder,
       orchestrators: this.orchestrators.map((p) => p.pid),
@@ -353,11 +358,4 @@ function summaryKey(s: LeakSummary): string {
 function holderOf(v: SlotView, tap: string): ProcessRef | null {
   const h = v.taps.find((t) => t.name === tap)?.holders[0] ?? v.processes[0];
   return h ? { pid: h.pid, comm: h.comm } : null;
-}
-
-function tapStateOf(ns: TrackedNamespace | undefined, tap: string): string {
-  const l = ns?.links?.get(tap);
-  if (!l) return ns?.links ? 'no-tap' : 'unreadable';
-  if (!l.adminUp) return 'admin-down';
-  return l.carrier ? 'carrier' : 'no-carrier';
 }

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
+import { durationOption, hostConfig, logConfig, str, wholeNumberOption } from '../../config/host-config.js';
 import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { leakOptions } from '../../config/leak-options.js';
@@ -22,12 +22,6 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
-function positiveInt(o: ParsedOptions, name: string): number {
-  const n = Number(str(o, name));
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} '${str(o, name)}' must be a whole number >= 1`);
-  return n;
-}
-
 export async function run(o: ParsedOptions): Promise<number> {
   const config = hostConfig(o);
   const log = createLogger(logConfig(o));
@@ -38,7 +32,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   const host = realGateHost(config.tunPath, undefined, config.extraChecks);
   const gate = new Gate(config, host, {
     owns: (n) => config.netnsPattern.test(n),
-    maxWaiters: positiveInt(o, 'max-waiters'),
+    maxWaiters: wholeNumberOption(o, 'max-waiters', 1),
     recheckMs: durationOption(o, 'recheck-interval'),
     gateOnHost: true,
     leaks,
