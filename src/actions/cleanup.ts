@@ -7,7 +7,8 @@ import { classifySlots, type SlotView } from '../checks/slots.js';
 import { LinkReader, readLinksByName } from '../host/links.js';
 import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
-import { orchestratorsIn, takeSnapshot } from '../host/snapshot.js';
+import { orchestratorsIn, placeTunFds, takeSnapshot } from '../host/snapshot.js';
+import { probeFds } from '../host/fd-probe.js';
 import type { LinkFacts } from '../host/types.js';
 import type { Logger } from '../logging/logger.js';
 import { NamespaceDeleter, SAFE_NETNS_NAME } from './delete-namespaces.js';
@@ -130,6 +131,12 @@ async function verifyAndDelete(
     if (held.length === 0) return { fixed };
     const table = readProcessTable();
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
+    const placeError = await placeTunFds(table);
+    // the sockets living in each held namespace, read through vmgate's own fd on it (exactly the namespace judged)
+    const probe = await probeFds(
+      [],
+      held.map((h) => `/proc/${process.pid}/fd/${h.fd}`),
+    );
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
     // earlier batches may have been deleted already: "nothing more"
     if (orchestrators.length > 0)
@@ -143,7 +150,8 @@ async function verifyAndDelete(
     const verified: Held[] = [];
     const now = Date.now();
     for (const h of held) {
-      const reason = recheck(h, config, now, links.get(h.slot.name), table.processes);
+      const sockets = probe.error ?? probe.sockets.get(`/proc/${process.pid}/fd/${h.fd}`) ?? 'no answer';
+      const reason = recheck(h, config, now, links.get(h.slot.name), table.processes, sockets, placeError);
       if (reason) skip(h.slot.name, reason);
       else verified.push(h);
     }
@@ -160,10 +168,11 @@ function hold(s: SlotView): Held | string {
   if (!SAFE_NETNS_NAME.test(s.name)) return 'name has characters ip -batch cannot take';
   let fd: number;
   try {
-    fd = openSync(`${NETNS_DIR}/${s.name}`, constants.O_RDONLY | constants.O_NONBLOCK);
+    // O_NOFOLLOW: a symlink put in its place since the judgement is refused here (ELOOP), never followed
+    fd = openSync(`${NETNS_DIR}/${s.name}`, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' ? 'already gone' : `could not be opened (${code})`;
+    return code === 'ENOENT' ? 'already gone' : code === 'ELOOP' ? 'now a symbolic link' : `could not be opened (${code})`;
   }
   const st = fstatSync(fd);
   // inodes are reused at once: a namespace deleted and re-created under this name may have the same one
@@ -196,11 +205,23 @@ function recheck(
   now: number,
   links: LinkFacts[] | Error | undefined,
   procs: ReturnType<typeof readProcessTable>['processes'],
+  sockets: number[] | string,
+  placeError: string | undefined,
 ): string | null {
   const s = h.slot;
   const named = statNamedNamespace(`${NETNS_DIR}/${s.name}`, s.name);
   return recheckLeftover(
-    { name: s.name, held: { inode: h.inode, device: h.device }, named, nowMs: now, links, processes: procs, selfPid: process.pid },
+    {
+      name: s.name,
+      held: { inode: h.inode, device: h.device },
+      named,
+      nowMs: now,
+      links,
+      processes: procs,
+      selfPid: process.pid,
+      sockets,
+      ...(placeError ? { placeError } : {}),
+    },
     config,
   );
 }

@@ -11,7 +11,8 @@ const HOW =
  */
 export function checkHostVisibility(facts: HostFacts): CheckResult {
   const v = facts.visibility;
-  const notNamespaces = facts.namespaces.filter((n) => !n.nsfs).map((n) => n.name);
+  // a symlink is not a lost mount: it is reported on its own slot (unknown, never followed), not as blindness
+  const notNamespaces = facts.namespaces.filter((n) => !n.nsfs && !n.symlink).map((n) => n.name);
   const details = {
     pidNamespace: v.pidNamespaceInode,
     capSysPtrace: v.capSysPtrace,

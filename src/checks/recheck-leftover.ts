@@ -1,7 +1,10 @@
 import type { HostConfig } from '../config/host-config.js';
+import { indexProcesses, joinOne } from '../host/join-processes.js';
 import type { NamedNamespace } from '../host/named-namespaces.js';
 import type { ProcessEntry } from '../host/proc-table.js';
-import type { LinkFacts } from '../host/types.js';
+import type { LinkFacts, VisibilityFacts } from '../host/types.js';
+import { slotUseFacts } from './slots.js';
+import { judgeSlotUse } from './slot-use.js';
 
 /** What cleanup sees of one leftover right before deleting it, while it holds an fd on the namespace. */
 export interface RecheckFacts {
@@ -13,34 +16,59 @@ export interface RecheckFacts {
   nowMs: number;
   /** the slot's links read again after the settle, an Error when they could not be */
   links: LinkFacts[] | Error | undefined;
-  /** a fresh pass over /proc */
+  /** a fresh pass over /proc (tun fds placed where the probe could) */
   processes: ProcessEntry[];
   /** vmgate itself (it holds the fd) */
   selfPid: number;
+  /** inodes of the sockets living in the held namespace, or why they could not be read; undefined: not read */
+  sockets?: number[] | string;
+  /** why the fresh pass's tun fds could not be placed, if it could not */
+  placeError?: string;
 }
 
 /**
- * Cleanup's last word on one leftover: null to delete it, or why it must be left alone. Positive evidence only:
- * anything that could not be looked at again is a reason to leave it.
+ * Cleanup's last word on one leftover: null to delete it, or why it must be left alone. The identity of the name
+ * is checked here; whether the slot is in use is the one slot-use rule (checks/slot-use.ts) over fresh facts.
  */
 export function recheckLeftover(f: RecheckFacts, config: HostConfig): string | null {
   const named = f.named;
   if (!named) return 'already gone';
+  if (named.symlink) return 'now a symbolic link';
   if (!named.nsfs) return 'no longer a namespace mount';
   // while the fd is held the kernel cannot give this inode to another namespace: same dev+ino is the same namespace
   if (named.inode !== f.held.inode || named.device !== f.held.device) return 'name now points at another namespace';
   if (!config.netnsPattern.test(f.name)) return 'no longer matches --netns-pattern';
   if (f.nowMs - named.createdAtMs < config.minAgeMs) return 'younger than --min-age';
-  const users = f.processes.filter((p) => p.pid !== f.selfPid && (p.netnsInodes.includes(f.held.inode) || p.netnsFds.includes(f.held.inode)));
-  if (users.length > 0) return `in use by pid ${users.map((p) => `${p.pid} (${p.comm})`).join(', ')}`;
-  if (f.links instanceof Error || f.links === undefined) return `its tap could not be read again${f.links ? `: ${f.links.message}` : ''}`;
-  const names = f.links
-    .map((l) => l.name)
-    .sort()
-    .join(',');
-  const maybe = f.processes.find((p) => p.unreadable && (!p.netDevices || p.netDevices.join(',') === names));
-  if (maybe) return `pid ${maybe.pid} (${maybe.comm}) could not be read (${maybe.unreadable}) and may be inside it`;
-  const tap = f.links.find((l) => l.name === config.tap);
-  if (tap?.carrier) return `${config.tap} has carrier: a process has it attached`;
+  const index = indexProcesses(f.processes, f.selfPid);
+  const ns = joinOne(index, { ...named, nsid: null, owned: true });
+  // vmgate's own fd on it is not use; its own threads are never inside a slot
+  ns.processes = ns.processes.filter((p) => p.pid !== f.selfPid);
+  if (f.links instanceof Error || f.links === undefined) ns.linkError = f.links ? f.links.message : 'not read again';
+  else ns.links = f.links;
+  if (typeof f.sockets === 'string') ns.socketsUnreadable = f.sockets;
+  else if (f.sockets) {
+    const mine = new Set(f.sockets);
+    ns.socketHolders = f.processes
+      .filter((p) => p.pid !== f.selfPid && (p.socketInodes ?? []).some((i) => mine.has(i)))
+      .map((p) => ({ pid: p.pid, comm: p.comm }));
+  } else ns.socketsUnreadable = 'not read';
+  const visibility: VisibilityFacts = {
+    pidNamespaceInode: null,
+    capSysPtrace: null,
+    unreadable: f.processes
+      .filter((p) => p.unreadable !== undefined)
+      .map((p) => ({ pid: p.pid, comm: p.comm, what: p.unreadable!, netDevices: p.netDevices ?? null })),
+    errors: [],
+    unplacedTunFds: f.processes
+      .filter((p) => !p.netnsInodes.includes(f.held.inode))
+      .flatMap((p) =>
+        p.tunFds
+          .filter((t) => typeof t.devNetns !== 'number')
+          .map((t) => ({ pid: p.pid, comm: p.comm, iff: t.iff, ...(f.placeError ? { why: f.placeError } : {}) })),
+      ),
+  };
+  const use = judgeSlotUse(slotUseFacts(ns, config.tap, null, visibility));
+  if (use.use === 'active') return use.by;
+  if (use.use === 'unknown') return use.reason;
   return null;
 }

@@ -1,6 +1,7 @@
 import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts, NamespaceFacts, ProcessRef, TapHolder, VisibilityFacts } from '../host/types.js';
 import { INIT_PID_NS_INODE } from '../host/visibility.js';
+import { judgeSlotUse, type SlotUseFacts } from './slot-use.js';
 
 /** unknown: a fact needed to call the slot unused could not be read; never a leftover, never deleted */
 export type SlotState = 'active' | 'starting' | 'idle' | 'unknown';
@@ -60,6 +61,26 @@ function tapsOf(ns: NamespaceFacts, tapName: string): TapView[] {
   return out;
 }
 
+/** The facts the slot-use rule reads, from one namespace's facts. */
+export function slotUseFacts(ns: NamespaceFacts, tap: string, blind: string | null, visibility: VisibilityFacts | undefined): SlotUseFacts {
+  return {
+    tap,
+    name: ns.name,
+    inside: ns.processes,
+    tapHolders: ns.tapHolders,
+    fdHolders: ns.fdHolders,
+    ...(ns.socketHolders ? { socketHolders: ns.socketHolders } : {}),
+    ...(ns.socketsUnreadable ? { socketsUnreadable: ns.socketsUnreadable } : {}),
+    links: ns.links,
+    ...(ns.linkError !== undefined ? { linkError: ns.linkError } : {}),
+    nsfs: ns.nsfs,
+    ...(ns.symlink ? { symlink: true } : {}),
+    ...(visibility?.unplacedTunFds ? { unplacedTunFds: visibility.unplacedTunFds } : {}),
+    blind,
+    ...(visibility ? { visibility } : {}),
+  };
+}
+
 /** Why no slot at all can be called unused on this host, or null when vmgate sees enough. */
 export function blindness(v: VisibilityFacts | undefined): string | null {
   if (!v) return null;
@@ -72,37 +93,6 @@ export function blindness(v: VisibilityFacts | undefined): string | null {
   return null;
 }
 
-/**
- * An unreadable process may be inside any slot whose interfaces are the ones its /proc/PID/net/dev lists (or inside
- * any slot at all, if that could not be read either). Returns the reason this slot is unknown because of one, or null.
- */
-export function unreadableInside(ns: NamespaceFacts, v: VisibilityFacts | undefined): string | null {
-  for (const p of v?.unreadable ?? []) {
-    const could =
-      p.netDevices === null ||
-      (ns.links !== null &&
-        sameNames(
-          p.netDevices,
-          ns.links.map((l) => l.name),
-        ));
-    if (could) return `pid ${p.pid} (${p.comm}) could not be read (${p.what}) and may be inside it`;
-  }
-  return null;
-}
-
-function sameNames(a: string[], b: string[]): boolean {
-  if (a.length !== b.length) return false;
-  const sb = [...b].sort();
-  return [...a].sort().every((x, i) => x === sb[i]);
-}
-
-/** Why this slot's own facts are incomplete, or null. */
-function unknownOwnFacts(ns: NamespaceFacts): string | null {
-  if (!ns.nsfs) return `/run/netns/${ns.name} is not a namespace mount in vmgate's mount namespace (mount propagation)`;
-  if (ns.links === null) return `its links could not be read${ns.linkError ? `: ${ns.linkError}` : ''}`;
-  return null;
-}
-
 export function classifySlot(
   ns: NamespaceFacts,
   config: HostConfig,
@@ -112,19 +102,10 @@ export function classifySlot(
   visibility?: VisibilityFacts,
 ): SlotView {
   const taps = tapsOf(ns, config.tap);
-  const anyHolder = Object.values(ns.tapHolders).some((h) => h.length > 0);
-  // only an attached process gives a tap carrier: LOWER_UP is use, whoever holds it and whether or not we can see them
-  const carrier = taps.some((t) => t.name === config.tap && t.carrier);
   const ageMs = Math.max(0, nowMs - ns.createdAtMs);
-  const unknownReason = blind ?? unknownOwnFacts(ns) ?? unreadableInside(ns, visibility);
-  const state: SlotState =
-    ns.processes.length > 0 || anyHolder || ns.fdHolders.length > 0 || carrier
-      ? 'active'
-      : unknownReason !== null
-        ? 'unknown'
-        : ageMs < config.minAgeMs
-          ? 'starting'
-          : 'idle';
+  const use = judgeSlotUse(slotUseFacts(ns, config.tap, blind, visibility));
+  const unknownReason = use.use === 'unknown' ? use.reason : null;
+  const state: SlotState = use.use === 'active' ? 'active' : use.use === 'unknown' ? 'unknown' : ageMs < config.minAgeMs ? 'starting' : 'idle';
   return {
     name: ns.name,
     state,

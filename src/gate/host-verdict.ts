@@ -54,7 +54,7 @@ export function evaluateHost(
     linkWatcherCheck(watcher),
     checkGateVisibility(
       facts.self,
-      named.filter((n) => !n.nsfs).map((n) => n.name),
+      named.filter((n) => !n.nsfs && !n.symlink).map((n) => n.name),
     ),
     // --extra-checks: a warning never blocks VM creation, a failure does, like any check
     ...judgePrerequisites(config.extraChecks ?? [], facts.prerequisites ?? {}, config, ownedCount),

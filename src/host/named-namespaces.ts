@@ -1,6 +1,6 @@
-import { readdir, stat, statfs } from 'node:fs/promises';
+import { lstat, readdir, stat, statfs } from 'node:fs/promises';
 import { run } from './run-ip.js';
-import { readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { ParseError } from './parse-error.js';
 import { readNsidsDirect } from './nsids.js';
 
@@ -16,6 +16,8 @@ export interface NamedNamespace {
   createdAtMs: number;
   /** false: a plain file here (the bind mount did not propagate into vmgate's mount namespace), or unreadable */
   nsfs: boolean;
+  /** a symbolic link: `ip netns del` would follow it and unmount its target, so it is never a namespace here */
+  symlink?: boolean;
 }
 
 export interface NamedNamespaces {
@@ -53,6 +55,8 @@ export async function listNamedNamespacesAsync(dir = NETNS_DIR): Promise<NamedNa
   }
   const one = async (name: string) => {
     const path = `${dir}/${name}`;
+    const l = await lstat(path).catch((err: NodeJS.ErrnoException) => err);
+    if (!(l instanceof Error) && l.isSymbolicLink()) return symlinkEntry(name, l);
     const st = await stat(path).catch((err: NodeJS.ErrnoException) => err);
     const nsfs =
       st instanceof Error
@@ -74,6 +78,11 @@ function listingError(dir: string, err: unknown): NamedNamespaces {
   return code === 'ENOENT' ? { namespaces: [] } : { namespaces: [], error: `cannot read ${dir}: ${code}` };
 }
 
+/** A symlink is reported as what it is: not a namespace, whatever it points at. */
+function symlinkEntry(name: string, l: Stats): NamedNamespace {
+  return { name, inode: l.ino, device: l.dev, createdAtMs: l.ctimeMs, nsfs: false, symlink: true };
+}
+
 /** One name from its stat (or the stat's error): null when it vanished; nsfs false when not looked at. */
 function named(name: string, st: Stats | NodeJS.ErrnoException, nsfs: boolean): NamedNamespace | null {
   if (st instanceof Error) return st.code === 'ENOENT' ? null : { name, inode: 0, device: 0, createdAtMs: 0, nsfs: false };
@@ -84,6 +93,8 @@ function named(name: string, st: Stats | NodeJS.ErrnoException, nsfs: boolean): 
 export function statNamedNamespace(path: string, name: string): NamedNamespace | null {
   let st: Stats | NodeJS.ErrnoException;
   try {
+    const l = lstatSync(path);
+    if (l.isSymbolicLink()) return symlinkEntry(name, l);
     st = statSync(path);
   } catch (err) {
     st = err as NodeJS.ErrnoException;

@@ -4,8 +4,13 @@ import type { ProcessRef } from './types.js';
 export interface ProcessEntry extends ProcessRef {
   /** network namespaces of the process's live threads (usually one; a VMM's worker may be elsewhere) */
   netnsInodes: number[];
-  /** attached tun fds: fd number and the interface named by fdinfo's `iff:` line */
-  tunFds: { fd: number; iff: string }[];
+  /**
+   * attached tun fds: fd number, the interface named by fdinfo's `iff:` line, and (once placed by host/fd-probe.ts)
+   * the inode of the namespace the device lives in; null or absent: not placed
+   */
+  tunFds: { fd: number; iff: string; devNetns?: number | null }[];
+  /** inodes of the sockets it holds (`socket:[N]`): a socket living in a slot keeps that slot in use */
+  socketInodes?: number[];
   /** inodes of network namespaces this process holds open as fds (via /proc/PID/ns/net or a /run/netns path) */
   netnsFds: number[];
   /** /dev/net/tun fds not attached to any interface (opened, no TUNSETIFF) */
@@ -223,6 +228,8 @@ function readFds(entry: ProcessEntry, fdDir: string, infoDir: string, seen: Set<
       } catch (err) {
         if (!isGone(err)) throw new Unreadable(`fdinfo ${fd}: ${code(err)}`);
       }
+    } else if (target.startsWith('socket:[')) {
+      (entry.socketInodes ??= []).push(Number(target.slice(8, -1)));
     } else if (target.startsWith('net:[')) {
       const m = NET_LINK.exec(target);
       if (m) entry.netnsFds.push(Number(m[1]));

@@ -4,6 +4,9 @@ import { LinkReader, readLinksByName } from './links.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
 import { commMatches, readProcessTable, type ProcessEntry, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
+import { probeFds } from './fd-probe.js';
+import { joinProcesses, unplacedTunFds } from './join-processes.js';
+export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
 import type { HostFacts, LinkFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
 import { readSelfFacts } from './visibility.js';
 
@@ -13,48 +16,50 @@ export interface SnapshotOptions {
   netnsDir?: string;
 }
 
-/** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
-type NamespaceKey = { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean };
+/** Places every attached tun fd of the table exactly (pidfd_getfd + TUNGETDEVNETNS); returns why not, if it could not. */
+export async function placeTunFds(table: ProcessTable): Promise<string | undefined> {
+  const fds = table.processes.flatMap((p) => p.tunFds.map((t) => ({ pid: p.pid, fd: t.fd })));
+  if (fds.length === 0) return undefined;
+  const r = await probeFds(fds, []);
+  if (r.error) return r.error;
+  const where = new Map(r.tun.map((t) => [`${t.pid}:${t.fd}`, t]));
+  for (const p of table.processes) {
+    // an fd closed (or a process gone) since the pass holds nothing any more
+    p.tunFds = p.tunFds.filter((t) => where.get(`${p.pid}:${t.fd}`)?.error !== 'gone');
+    for (const t of p.tunFds) t.devNetns = where.get(`${p.pid}:${t.fd}`)?.netnsInode ?? null;
+  }
+  return undefined;
+}
 
 /**
- * Each namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. One
- * pass over the processes for all namespaces (an index by inode), not one per namespace.
+ * Which processes hold a socket living in each given namespace (a socket made inside a slot and carried out keeps
+ * the slot in use). Sets socketHolders, or socketsUnreadable where the namespace's sockets could not be read.
  */
-export function joinProcesses(namespaces: NamespaceKey[], procs: ProcessEntry[], selfPid = -1): NamespaceFacts[] {
-  const index = indexProcesses(procs, selfPid);
-  return namespaces.map((ns) => joinOne(index, ns));
-}
-
-/** Processes by the namespace they are inside, and by the namespaces they hold by an fd from outside. */
-export interface ProcessIndex {
-  inside: Map<number, ProcessEntry[]>;
-  byFd: Map<number, ProcessEntry[]>;
-}
-
-export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessIndex {
-  const inside = new Map<number, ProcessEntry[]>();
-  const byFd = new Map<number, ProcessEntry[]>();
-  const add = (m: Map<number, ProcessEntry[]>, k: number, p: ProcessEntry) => {
-    const list = m.get(k);
-    if (list) list.push(p);
-    else m.set(k, [p]);
-  };
+export async function findSocketHolders(namespaces: { facts: NamespaceFacts; path: string }[], procs: ProcessEntry[], selfPid = process.pid): Promise<void> {
+  if (namespaces.length === 0) return;
+  const r = await probeFds(
+    [],
+    namespaces.map((n) => n.path),
+  );
+  const holders = new Map<number, ProcessEntry[]>();
   for (const p of procs) {
-    for (const ino of p.netnsInodes) add(inside, ino, p);
-    for (const ino of new Set(p.netnsFds)) if (!p.netnsInodes.includes(ino) && p.pid !== selfPid) add(byFd, ino, p);
+    if (p.pid === selfPid) continue;
+    for (const ino of p.socketInodes ?? []) {
+      const list = holders.get(ino);
+      if (list) list.push(p);
+      else holders.set(ino, [p]);
+    }
   }
-  return { inside, byFd };
-}
-
-/** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
-export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
-  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
-  for (const p of index.byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
-  for (const p of index.inside.get(ns.inode) ?? []) {
-    facts.processes.push({ pid: p.pid, comm: p.comm });
-    for (const t of p.tunFds) (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+  for (const { facts, path } of namespaces) {
+    const inodes = r.error ?? r.sockets.get(path) ?? 'no answer';
+    if (typeof inodes === 'string') {
+      facts.socketsUnreadable = inodes;
+      continue;
+    }
+    const found = new Map<number, ProcessRef>();
+    for (const ino of inodes) for (const p of holders.get(ino) ?? []) found.set(p.pid, { pid: p.pid, comm: p.comm });
+    facts.socketHolders = [...found.values()];
   }
-  return facts;
 }
 
 /** What the process table and /run/netns listing tell about vmgate's view of the host. */
@@ -85,6 +90,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
         ).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>()))
       : new Map<string, number | null>();
   const table = readProcessTable();
+  const placeError = await placeTunFds(table);
   const namespaces = joinProcesses(
     named.map((n) => ({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) })),
     table.processes,
@@ -95,6 +101,16 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
       opts.reader,
     );
   else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
+  // a socket made inside a slot and carried out keeps it in use: looked for only where nothing else says so
+  const quiet = namespaces.filter((n) => n.owned && n.nsfs && !n.symlink && n.links !== null && !hasUse(n, config.tap));
+  await findSocketHolders(
+    quiet.map((n) => ({ facts: n, path: `${opts.netnsDir ?? NETNS_DIR}/${n.name}` })),
+    table.processes,
+  );
+  const visibility = visibilityOf(table, listing.error);
+  const slotInodes = new Set(namespaces.filter((n) => n.owned).map((n) => n.inode));
+  visibility.unplacedTunFds = unplacedTunFds(table.processes, slotInodes);
+  if (placeError) for (const u of visibility.unplacedTunFds) u.why = placeError;
   const { limit, source } = namespaceLimit(config.maxNamespaces, config.maxNamespaces === null ? readMaxNetNamespaces() : null);
   return {
     takenAtMs: Date.now(),
@@ -103,8 +119,18 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     maxNamespacesSource: source,
     namespaces,
     orchestrators: orchestratorsIn(table, config.orchestratorComm),
-    visibility: visibilityOf(table, listing.error),
+    visibility,
   };
+}
+
+/** Positive evidence of use found without the fd probe: a process, a tap holder, an fd on it, or carrier. */
+function hasUse(n: NamespaceFacts, tap: string): boolean {
+  return (
+    n.processes.length > 0 ||
+    n.fdHolders.length > 0 ||
+    Object.values(n.tapHolders).some((h) => h.length > 0) ||
+    n.links?.find((l) => l.name === tap)?.carrier === true
+  );
 }
 
 export async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {

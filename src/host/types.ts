@@ -29,6 +29,8 @@ export interface NamespaceFacts {
   owned: boolean;
   /** the name is an nsfs mount in vmgate's mount namespace; false: a plain file (unpropagated mount) or unreadable */
   nsfs: boolean;
+  /** the name is a symbolic link: judged by what it is, never followed, never deleted */
+  symlink?: boolean;
   /** processes whose network namespace this is (any of their threads) */
   processes: ProcessRef[];
   /** processes holding an open fd on the namespace itself (these keep it alive too) */
@@ -38,6 +40,10 @@ export interface NamespaceFacts {
   linkError?: string;
   /** processes with an attached tun fd in this namespace, by interface name */
   tapHolders: Record<string, TapHolder[]>;
+  /** processes anywhere holding a socket that lives in this namespace; absent: not looked at (it was in use anyway) */
+  socketHolders?: ProcessRef[];
+  /** why the sockets living in it could not be read */
+  socketsUnreadable?: string;
 }
 
 export interface TunDeviceFacts {
@@ -60,6 +66,16 @@ export interface VisibilityFacts {
   unreadable: { pid: number; comm: string; what: string; netDevices: string[] | null }[];
   /** /proc or /run/netns could not be listed */
   errors: string[];
+  /** tun fds vmgate could not place in a namespace, held by processes outside every slot: any slot's tap may be theirs */
+  unplacedTunFds?: UnplacedTunFd[];
+}
+
+export interface UnplacedTunFd {
+  pid: number;
+  comm: string;
+  iff: string;
+  /** why it could not be placed (the probe's error), when known */
+  why?: string;
 }
 
 export interface HostFacts {

@@ -14,6 +14,7 @@ const base = (over: Partial<RecheckFacts> = {}): RecheckFacts => ({
   links: [link('lo', 'carrier', 1), link('tap0', 'no-carrier')],
   processes: [],
   selfPid: 99,
+  sockets: [],
   ...over,
 });
 const proc = (pid: number, over: Partial<ProcessEntry> = {}): ProcessEntry => ({
@@ -46,17 +47,17 @@ describe("cleanup's re-verification right before a delete", () => {
     expect(recheckLeftover(base({ named: { ...base().named!, createdAtMs: NOW - 1000 } }), cfg)).toBe('younger than --min-age'));
 
   it('a process that entered it, or holds it by an fd, keeps it', () => {
-    expect(recheckLeftover(base({ processes: [proc(42, { comm: 'firecracker', netnsInodes: [500] })] }), cfg)).toBe('in use by pid 42 (firecracker)');
-    expect(recheckLeftover(base({ processes: [proc(43, { comm: 'holder', netnsFds: [500] })] }), cfg)).toBe('in use by pid 43 (holder)');
+    expect(recheckLeftover(base({ processes: [proc(42, { comm: 'firecracker', netnsInodes: [500] })] }), cfg)).toBe('in use by pid 42 (firecracker) inside it');
+    expect(recheckLeftover(base({ processes: [proc(43, { comm: 'holder', netnsFds: [500] })] }), cfg)).toBe('held open by pid 43 (holder)');
   });
 
   it("vmgate's own fd on it does not count", () => expect(recheckLeftover(base({ processes: [proc(99, { netnsFds: [500] })] }), cfg)).toBeNull());
 
   it('links that could not be read again keep it', () => {
     expect(recheckLeftover(base({ links: new Error('Multipart message not terminated') }), cfg)).toBe(
-      'its tap could not be read again: Multipart message not terminated',
+      'its links could not be read: Multipart message not terminated',
     );
-    expect(recheckLeftover(base({ links: undefined }), cfg)).toBe('its tap could not be read again');
+    expect(recheckLeftover(base({ links: undefined }), cfg)).toBe('its links could not be read: not read again');
   });
 
   it('an unreadable process that may be inside keeps it (same interfaces, or interfaces unknown)', () => {
@@ -68,4 +69,32 @@ describe("cleanup's re-verification right before a delete", () => {
 
   it('a tap with carrier keeps it, whoever holds it', () =>
     expect(recheckLeftover(base({ links: [link('lo', 'carrier', 1), link('tap0', 'carrier')] }), cfg)).toBe('tap0 has carrier: a process has it attached'));
+
+  it('a tap of this slot held from outside it (placed exactly), even admin-down, keeps it', () => {
+    const outside = proc(8, { comm: 'wrapper', tunFds: [{ fd: 5, iff: 'tap0', devNetns: 500 }] });
+    expect(recheckLeftover(base({ links: [link('lo', 'carrier', 1), link('tap0', 'down')], processes: [outside] }), cfg)).toBe(
+      'tap0 attached by pid 8 (wrapper)',
+    );
+  });
+
+  it("another slot's tap held by a process inside this one does not keep it; an unplaced tun fd outside does", () => {
+    const inside = proc(9, { comm: 'vmm', netnsInodes: [500], tunFds: [{ fd: 5, iff: 'tap0', devNetns: 777 }] });
+    expect(recheckLeftover(base({ processes: [inside] }), cfg)).toBe('in use by pid 9 (vmm) inside it');
+    const elsewhere = proc(10, { comm: 'vmm', tunFds: [{ fd: 5, iff: 'tap0', devNetns: 777 }] });
+    expect(recheckLeftover(base({ processes: [elsewhere] }), cfg)).toBeNull();
+    const unplaced = proc(11, { comm: 'vmm', tunFds: [{ fd: 5, iff: 'tap0', devNetns: null }] });
+    expect(recheckLeftover(base({ processes: [unplaced], placeError: 'python3 fd probe failed: ENOENT' }), cfg)).toBe(
+      "pid 11 (vmm) holds a tun fd on a 'tap0' vmgate could not place (python3 fd probe failed: ENOENT), and it may be this one",
+    );
+  });
+
+  it('a socket living in it held from anywhere keeps it; sockets that could not be read keep it too', () => {
+    const holder = proc(12, { comm: 'listener', socketInodes: [3, 6570] });
+    expect(recheckLeftover(base({ processes: [holder], sockets: [6570, 6551] }), cfg)).toBe('a socket in it is held by pid 12 (listener)');
+    expect(recheckLeftover(base({ processes: [holder], sockets: [6551] }), cfg)).toBeNull();
+    expect(recheckLeftover(base({ sockets: 'Operation not permitted' }), cfg)).toBe('the sockets living in it could not be read (Operation not permitted)');
+  });
+
+  it('a name that is now a symbolic link is left alone', () =>
+    expect(recheckLeftover(base({ named: { ...base().named!, nsfs: false, symlink: true } }), cfg)).toBe('now a symbolic link'));
 });

@@ -1,0 +1,62 @@
+import type { ProcessEntry } from './proc-table.js';
+import type { NamespaceFacts, UnplacedTunFd } from './types.js';
+
+/** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
+export type NamespaceKey = { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean; symlink?: boolean };
+
+/**
+ * Each namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. One
+ * pass over the processes for all namespaces (an index by inode), not one per namespace.
+ */
+export function joinProcesses(namespaces: NamespaceKey[], procs: ProcessEntry[], selfPid = -1): NamespaceFacts[] {
+  const index = indexProcesses(procs, selfPid);
+  return namespaces.map((ns) => joinOne(index, ns));
+}
+
+/** Processes by the namespace they are inside, and by the namespaces they hold by an fd from outside. */
+export interface ProcessIndex {
+  inside: Map<number, ProcessEntry[]>;
+  byFd: Map<number, ProcessEntry[]>;
+  /** tun fds placed exactly (host/fd-probe.ts), by the namespace their device lives in */
+  tunByNetns: Map<number, { p: ProcessEntry; fd: number; iff: string }[]>;
+}
+
+export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessIndex {
+  const inside = new Map<number, ProcessEntry[]>();
+  const byFd = new Map<number, ProcessEntry[]>();
+  const tunByNetns = new Map<number, { p: ProcessEntry; fd: number; iff: string }[]>();
+  const add = <T>(m: Map<number, T[]>, k: number, v: T) => {
+    const list = m.get(k);
+    if (list) list.push(v);
+    else m.set(k, [v]);
+  };
+  for (const p of procs) {
+    for (const ino of p.netnsInodes) add(inside, ino, p);
+    for (const ino of new Set(p.netnsFds)) if (!p.netnsInodes.includes(ino) && p.pid !== selfPid) add(byFd, ino, p);
+    for (const t of p.tunFds) if (typeof t.devNetns === 'number') add(tunByNetns, t.devNetns, { p, fd: t.fd, iff: t.iff });
+  }
+  return { inside, byFd, tunByNetns };
+}
+
+/** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
+export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
+  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+  for (const p of index.byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
+  for (const p of index.inside.get(ns.inode) ?? []) {
+    facts.processes.push({ pid: p.pid, comm: p.comm });
+    // not placed exactly: the tap of that name where the holder is (a placed fd is attributed below, wherever it is held from)
+    for (const t of p.tunFds) if (typeof t.devNetns !== 'number') (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+  }
+  for (const { p, fd, iff } of index.tunByNetns?.get(ns.inode) ?? []) (facts.tapHolders[iff] ??= []).push({ pid: p.pid, comm: p.comm, fd });
+  return facts;
+}
+
+/** Tun fds not placed exactly whose holder has no thread in any of these namespaces: they may hold any slot's tap. */
+export function unplacedTunFds(procs: ProcessEntry[], slotInodes: ReadonlySet<number>): UnplacedTunFd[] {
+  const out: UnplacedTunFd[] = [];
+  for (const p of procs) {
+    if (p.netnsInodes.some((i) => slotInodes.has(i))) continue;
+    for (const t of p.tunFds) if (typeof t.devNetns !== 'number') out.push({ pid: p.pid, comm: p.comm, iff: t.iff });
+  }
+  return out;
+}
