@@ -255,3 +255,14 @@ export function isAlive(pid: number): boolean {
   const state = stateOf(`/proc/${pid}/stat`);
   return state !== 'Z' && state !== 'X';
 }
+
+/** The process's start time (field 22 of /proc/PID/stat, in clock ticks since boot): with the pid, its identity. */
+export function readStartTime(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const v = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isSafeInteger(v) ? v : null;
+  } catch {
+    return null;
+  }
+}

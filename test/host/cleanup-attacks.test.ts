@@ -1,5 +1,6 @@
 import { execa } from 'execa';
-import { statfsSync, symlinkSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, statfsSync, symlinkSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
 
@@ -78,3 +79,34 @@ describeHost('cleanup under attack', () => {
     await box.stop(p);
   });
 });
+
+describeHost('orphan kill under pid reuse', () => {
+  const box = new HostSandbox();
+  it('3. the orphan exits on SIGTERM and its pid is reused at once: the innocent process is never signalled', async () => {
+    const ns = await box.slot('reuse');
+    const child = box.adopt(
+      spawn('ip', ['netns', 'exec', ns, '/usr/bin/python3', `${FIXTURES}pid-reuse.py`, 'tap0'], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    );
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /orphan (\d+)/.test(out));
+    const orphan = Number(/orphan (\d+)/.exec(out)![1]);
+    const r = await runCli(['check', '--json', '--fix', '--kill-orphans', '--kill-grace', '2s', '--min-age', '0s', ...box.flags()]);
+    await until(() => /innocent (\d+)/.test(out));
+    const innocent = Number(/innocent (\d+)/.exec(out)![1]);
+    expect(innocent).toBe(orphan);
+    const fixed = json(r).fixed.find((f: any) => f.pid === orphan);
+    expect(fixed, r.stdout + r.stderr).toMatchObject({ action: 'killed', reason: 'SIGTERM' });
+    // the innocent holder of the reused pid is alive and still itself
+    expect(readFileSync(`/proc/${innocent}/comm`, 'utf8').trim()).toBe('sleep');
+    await box.stop(child);
+  });
+});
+
+async function until(cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
