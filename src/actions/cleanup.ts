@@ -9,6 +9,9 @@ import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
 import { orchestratorsIn, placeTunFds, takeSnapshot } from '../host/snapshot.js';
 import { probeFds } from '../host/fd-probe.js';
+import { readHostLinks } from '../host/host-side.js';
+import { hostVethName, slotIndex } from '../config/slot-layout.js';
+import { reclaimHostState, type HostFixedEntry } from './reclaim-host-state.js';
 import type { LinkFacts } from '../host/types.js';
 import type { Logger } from '../logging/logger.js';
 import { NamespaceDeleter, SAFE_NETNS_NAME } from './delete-namespaces.js';
@@ -25,12 +28,20 @@ export interface CleanupOptions {
   batchSize?: number;
   /** called before each batch is verified (tests use it to change the host at exactly that moment) */
   beforeVerify?: (names: string[]) => Promise<void>;
+  /** also remove extra copies of live slots' firewall rules, leaving exactly one (--dedupe-rules) */
+  dedupeRules?: boolean;
+  /** called before host state is read again right before its delete (tests) */
+  beforeHostVerify?: () => Promise<void>;
 }
 
 export interface CleanupResult {
   /** set when nothing (more) was touched on purpose: an orchestrator runs, or vmgate cannot see the host */
   refused?: string;
   fixed: FixedEntry[];
+  /** what was done to host state (rules, routes) of dead slots, with a slot layout */
+  hostFixed?: HostFixedEntry[];
+  /** why host state was left alone (could not be read completely), when it was */
+  hostRefused?: string;
 }
 
 const DEFAULT_BATCH = 200;
@@ -40,6 +51,38 @@ const DEFAULT_BATCH = 200;
  * orchestrator runs, and each leftover is re-verified right before its own batch is deleted (see verifyBatch).
  */
 export async function cleanup(config: HostConfig, opts: CleanupOptions, log: Logger): Promise<CleanupResult> {
+  const r = await cleanupNamespaces(config, opts, log);
+  if (r.refused || !config.slotLayout) return r;
+  // deleted namespaces take their veths with them, asynchronously: their rules are orphaned only once the veth is gone
+  const deleted = r.fixed.filter((f) => f.action === 'deleted').map((f) => f.netns);
+  if (deleted.length > 0) await vethsGone(config, deleted);
+  const host = await reclaimHostState(
+    config,
+    { dryRun: opts.dryRun, dedupe: opts.dedupeRules ?? false, ...(opts.beforeHostVerify ? { beforeVerify: opts.beforeHostVerify } : {}) },
+    log,
+  );
+  if (host.refused) log.warn({}, host.refused);
+  return { ...r, hostFixed: host.fixed, ...(host.refused ? { hostRefused: host.refused } : {}) };
+}
+
+/** Waits (at most 5 s) until no host veth of these deleted slots is left. */
+async function vethsGone(config: HostConfig, names: string[]): Promise<void> {
+  const layout = config.slotLayout!;
+  const want = new Set(
+    names
+      .map((n) => slotIndex(n, config.netnsPattern))
+      .filter((i): i is number => i !== null)
+      .map((i) => hostVethName(layout, i)),
+  );
+  const until = Date.now() + 5000;
+  while (Date.now() < until) {
+    const links = await readHostLinks().catch(() => null);
+    if (links && !links.some((l) => want.has(l.name))) return;
+    await sleep(50);
+  }
+}
+
+async function cleanupNamespaces(config: HostConfig, opts: CleanupOptions, log: Logger): Promise<CleanupResult> {
   let facts = await takeSnapshot(config);
   const visibility = checkHostVisibility(facts);
   if (visibility.status === 'fail') return { refused: `nothing was touched: ${visibility.message}`, fixed: [] };

@@ -6,3 +6,14 @@ export interface FixedEntry {
   tap?: string;
   reason?: string;
 }
+
+/** What reclaim did to one slot's host state. */
+/** Reported by cleanup (actions/reclaim-host-state.ts), printed by sinks/. */
+export interface HostFixedEntry {
+  slot: number;
+  veth: string;
+  action: 'deleted' | 'would-delete' | 'deduplicated' | 'would-deduplicate' | 'skipped' | 'failed';
+  rules: number;
+  routes: number;
+  reason?: string;
+}

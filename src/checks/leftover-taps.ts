@@ -2,12 +2,13 @@ import type { HostConfig } from '../config/host-config.js';
 import { tapState, type SlotsView } from './slots.js';
 import type { CheckResult } from './types.js';
 
-export function checkLeftoverTaps(view: SlotsView, config: HostConfig): CheckResult {
+/** `unnamed`: slot namespaces alive without a name (a veth-N whose peer namespace is not in /run/netns): counted, never leftovers. */
+export function checkLeftoverTaps(view: SlotsView, config: HostConfig, unnamed = 0): CheckResult {
   const leftovers = view.slots
     .filter((s) => s.leftover)
     .map((s) => ({ netns: s.name, tap: config.tap, tapState: tapState(s, config.tap), ageSeconds: s.ageSeconds }));
   const orphans = view.orphans.map((o) => ({ netns: o.netns, tap: o.tap, pid: o.pid, comm: o.comm }));
-  const counts = countStates(view);
+  const counts: Record<string, number> = { ...countStates(view), unnamedSlotNamespaces: unnamed };
   if (view.orchestratorRunning) {
     const pids = view.orchestrators.map((p) => p.pid).join(',');
     return {

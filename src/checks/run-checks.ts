@@ -2,6 +2,8 @@ import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts } from '../host/types.js';
 import { checkHostVisibility } from './host-visibility.js';
 import { checkLeftoverTaps } from './leftover-taps.js';
+import { checkLeftoverHostRules } from './leftover-host-rules.js';
+import { hostStateOf } from './host-state.js';
 import { checkNetnsCapacity, countNamespaces } from './netns-capacity.js';
 import { classifySlots, type SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
@@ -12,7 +14,11 @@ export const CHECKS = [
   { id: 'tun-device', run: (facts: HostFacts) => checkTunDevice(facts.tun) },
   { id: 'netns-capacity', run: (facts: HostFacts, config: HostConfig) => checkNetnsCapacity(countNamespaces(facts), config) },
   { id: 'host-visibility', run: (facts: HostFacts) => checkHostVisibility(facts) },
-  { id: 'leftover-taps', run: (_facts: HostFacts, config: HostConfig, view: SlotsView) => checkLeftoverTaps(view, config) },
+  {
+    id: 'leftover-taps',
+    run: (facts: HostFacts, config: HostConfig, view: SlotsView) => checkLeftoverTaps(view, config, hostStateOf(facts, config)?.unnamed.length ?? 0),
+  },
+  { id: 'leftover-host-rules', run: (facts: HostFacts, config: HostConfig, view: SlotsView) => checkLeftoverHostRules(hostStateOf(facts, config), view) },
 ] as const;
 
 export const CHECK_IDS = CHECKS.map((c) => c.id);

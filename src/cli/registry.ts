@@ -25,6 +25,7 @@ const EXTRA_CHECKS_OPTION: OptionSpec = {
 const FIX_OPTIONS: OptionSpec[] = [
   { name: 'kill-orphans', kind: 'boolean', help: 'also end orphaned VMMs (SIGTERM, then SIGKILL after --kill-grace) before reclaiming their namespaces' },
   { name: 'kill-grace', kind: 'string', default: '5s', help: 'time between SIGTERM and SIGKILL for --kill-orphans' },
+  { name: 'dedupe-rules', kind: 'boolean', help: "also delete extra copies of live slots' firewall rules, leaving exactly one of each" },
 ];
 
 export const COMMANDS: CommandSpec[] = [

@@ -2,6 +2,7 @@ import { parseExtraChecks, type ExtraCheckId } from './extra-checks.js';
 import { parseDuration } from './duration.js';
 import type { ParsedOptions } from './options.js';
 import { UsageError } from './usage-error.js';
+import { slotLayout, type SlotLayout } from './slot-layout.js';
 
 export interface HostConfig {
   netnsPattern: RegExp;
@@ -14,9 +15,12 @@ export interface HostConfig {
   tunPath: string;
   /** host prerequisites beyond the default checks (--extra-checks; check and serve) */
   extraChecks?: ExtraCheckId[];
+  /** what a slot puts on the host besides its namespace; null: namespace only (--slot-layout none) */
+  slotLayout?: SlotLayout | null;
 }
 
-export const IFNAME = /^[A-Za-z0-9._-]{1,15}$/;
+import { IFNAME } from './ifname.js';
+export { IFNAME };
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 export function str(o: ParsedOptions, name: string): string {
@@ -71,6 +75,7 @@ export function hostConfig(o: ParsedOptions): HostConfig {
     orchestratorComm,
     tunPath,
     extraChecks: typeof o['extra-checks'] === 'string' ? parseExtraChecks(o['extra-checks']) : [],
+    slotLayout: o['slot-layout'] === undefined ? null : slotLayout(o),
   };
 }
 

@@ -8,6 +8,25 @@ export interface OptionSpec {
   help: string;
 }
 
+/** What a slot puts on the host besides its namespace (config/slot-layout.ts). */
+export const SLOT_LAYOUT_OPTIONS: OptionSpec[] = [
+  {
+    name: 'slot-layout',
+    kind: 'string',
+    default: 'e2b-v1',
+    help: 'what a slot puts on the host: e2b-v1 (veth, route, 9 iptables rules) or none (namespace only)',
+  },
+  { name: 'host-veth', kind: 'string', default: 'veth-{N}', help: 'host-side veth name of slot N' },
+  { name: 'veth-cidr', kind: 'string', default: '10.12.0.0/16', help: 'slot N gets the /31 at 2N of it (host veth, namespace eth0)' },
+  { name: 'host-cidr', kind: 'string', default: '10.11.0.0/16', help: "slot N's host IP is address N of it" },
+  {
+    name: 'gateway-iface',
+    kind: 'string',
+    default: '',
+    help: "the interface slot rules forward and masquerade to (default: the first default route's, as the orchestrator takes it)",
+  },
+];
+
 /** Flags shared by every command that looks at the host. */
 export const HOST_OPTIONS: OptionSpec[] = [
   { name: 'netns-pattern', kind: 'string', default: '^ns-\\d+$', help: 'regular expression: which named namespaces belong to the orchestrator' },
@@ -17,6 +36,7 @@ export const HOST_OPTIONS: OptionSpec[] = [
   { name: 'capacity-warn', kind: 'string', default: '0.8', help: 'warn when namespaces reach this fraction of the limit' },
   { name: 'orchestrator-comm', kind: 'string', default: 'orchestrator', help: 'process name (comm) of the orchestrator' },
   { name: 'tun-path', kind: 'string', default: '/dev/net/tun', help: 'the tun device to verify' },
+  ...SLOT_LAYOUT_OPTIONS,
   { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'log-format', kind: 'string', default: 'json', help: 'json (one line per event on stderr) or pretty' },
 ];

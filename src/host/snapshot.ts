@@ -5,6 +5,7 @@ import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js
 import { commMatches, readProcessTable, type ProcessEntry, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
 import { probeFds } from './fd-probe.js';
+import { readHostSide } from './host-side.js';
 import { joinProcesses, unplacedTunFds } from './join-processes.js';
 export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
 import type { HostFacts, LinkFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
@@ -108,6 +109,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     table.processes,
   );
   const visibility = visibilityOf(table, listing.error);
+  const hostSide = config.slotLayout ? await readHostSide(table.processes, new Set(named.map((n) => n.inode))) : undefined;
   const slotInodes = new Set(namespaces.filter((n) => n.owned).map((n) => n.inode));
   visibility.unplacedTunFds = unplacedTunFds(table.processes, slotInodes);
   if (placeError) for (const u of visibility.unplacedTunFds) u.why = placeError;
@@ -120,6 +122,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     namespaces,
     orchestrators: orchestratorsIn(table, config.orchestratorComm),
     visibility,
+    ...(hostSide ? { hostSide } : {}),
   };
 }
 

@@ -87,4 +87,53 @@ export interface HostFacts {
   namespaces: NamespaceFacts[];
   orchestrators: ProcessRef[];
   visibility: VisibilityFacts;
+  /** links, routes and firewall rules of the host namespace (read when a slot layout is configured) */
+  hostSide?: HostSideFacts;
+}
+
+/** One iptables rule as `iptables-save` prints it, with where it lives. */
+export interface FirewallRule {
+  /** nft: iptables-nft (the Debian/Ubuntu default); legacy: iptables-legacy */
+  backend: 'nft' | 'legacy';
+  table: string;
+  chain: string;
+  /** the whole line, `-A CHAIN ...`: deleted by the same text with -D, so it must match byte for byte */
+  line: string;
+}
+
+export interface FirewallFacts {
+  rules: FirewallRule[];
+  /** the backends read */
+  backends: ('nft' | 'legacy')[];
+  /** why the rules could not be read completely: then nothing may be called orphaned or deleted */
+  error?: string;
+}
+
+/** A link of the host namespace: for a veth, the nsid of the namespace its peer is in. */
+export interface HostLink {
+  name: string;
+  ifindex: number;
+  /** IFLA_INFO_KIND: veth, tun, bridge...; null when none */
+  kind: string | null;
+  /** IFLA_LINK_NETNSID: the peer's namespace, as an nsid of the host namespace; null: the peer is here (or none) */
+  linkNetnsid: number | null;
+}
+
+/** An IPv4 route of the host's main table, as `ip -j route` prints it. */
+export interface HostRoute {
+  /** 'default' or an address with its prefix when not /32 (ip's form) */
+  dst: string;
+  dev: string | null;
+  gateway: string | null;
+}
+
+/** What the host namespace holds of every slot besides its namespace, read in one go. */
+export interface HostSideFacts {
+  links: HostLink[] | null;
+  linksError?: string;
+  routes: HostRoute[] | null;
+  routesError?: string;
+  firewall: FirewallFacts;
+  /** nsid -> processes inside, for namespaces that have an nsid here but no name in /run/netns */
+  unnamedHolders: Map<number, ProcessRef[]>;
 }

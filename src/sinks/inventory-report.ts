@@ -1,9 +1,51 @@
 import type { SlotView, SlotsView } from '../checks/slots.js';
+import type { HostStateView } from '../checks/host-state.js';
 import { formatDuration } from '../config/duration.js';
 
-/** The JSON shape of `vmgate inventory --json` and GET /inventory. */
-export function inventoryJson(view: SlotsView) {
-  return { orchestratorRunning: view.orchestratorRunning, namespaces: view.slots.map(slotJson) };
+/** The JSON shape of `vmgate inventory --json` and GET /inventory; with host state, each slot's host parts too. */
+export function inventoryJson(view: SlotsView, host?: HostStateView | null) {
+  const base = { orchestratorRunning: view.orchestratorRunning, namespaces: view.slots.map(slotJson) };
+  if (!host) return base;
+  const indexOf = new Map([...host.names].map(([i, name]) => [name, i]));
+  return {
+    ...base,
+    namespaces: base.namespaces.map((n) => ({ ...n, host: hostParts(host, indexOf.get(n.name)) })),
+    hostState: hostStateJson(host),
+  };
+}
+
+/** Per slot: its veth, route and rules on the host (null: the name carries no slot index). */
+function hostParts(host: HostStateView, index: number | undefined) {
+  const s = index === undefined ? undefined : host.slots.get(index);
+  return s
+    ? {
+        slot: s.index,
+        veth: s.veth,
+        vethPresent: s.vethPresent,
+        routePresent: s.routePresent,
+        rules: s.rules,
+        expectedRules: s.expectedRules,
+        duplicateRules: s.duplicateRules,
+      }
+    : null;
+}
+
+/** Host state that belongs to no live slot: orphaned rules and routes, duplicates, unnamed slot namespaces. */
+export function hostStateJson(host: HostStateView) {
+  return {
+    ...(host.incomplete !== null ? { incomplete: host.incomplete } : {}),
+    gateway: host.gateway,
+    orphaned: host.orphaned.map((o) => ({
+      slot: o.index,
+      veth: o.veth,
+      hostIp: o.hostIp,
+      rules: o.rules.map((r) => ({ backend: r.backend, table: r.table, rule: r.line })),
+      routes: o.routes,
+    })),
+    duplicates: host.duplicates.map((d) => ({ slot: d.index, backend: d.rule.backend, table: d.rule.table, rule: d.rule.line, copies: d.copies })),
+    unnamedSlotNamespaces: host.unnamed,
+    foreignRules: host.foreign.map((r) => ({ backend: r.backend, table: r.table, rule: r.line })),
+  };
 }
 
 function slotJson(s: SlotView) {
@@ -68,7 +110,7 @@ function row(s: SlotView, tapName: string): string[] {
   ];
 }
 
-export function formatInventory(view: SlotsView, tapName: string): string {
+export function formatInventory(view: SlotsView, tapName: string, host?: HostStateView | null): string {
   const head = ['NETNS', 'STATE', 'AGE', 'NSID', `${tapName.toUpperCase()} FLAGS`, 'CARRIER', 'HOLDERS', 'PROCESSES'];
   const rows = [head, ...view.slots.map((s) => row(s, tapName))];
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -77,5 +119,17 @@ export function formatInventory(view: SlotsView, tapName: string): string {
     ? `orchestrator running (pid ${view.orchestrators.map((p) => p.pid).join(',')}): idle slots are its pool`
     : 'no orchestrator running: idle slots are leftovers';
   lines.push(`${view.slots.length} slot namespaces; ${orch}`);
+  if (host) {
+    if (host.incomplete !== null) lines.push(`host state not read completely: ${host.incomplete}`);
+    for (const o of host.orphaned)
+      lines.push(`orphaned: slot ${o.index} (${o.veth}, ${o.hostIp ?? '-'}): ${o.rules.length} rules, ${o.routes.length} routes, no namespace`);
+    for (const u of host.unnamed)
+      lines.push(
+        `unnamed slot namespace: slot ${u.index} (${u.veth}, nsid ${u.nsid ?? '-'}) held by ${u.holders.map((h) => `${h.pid}/${h.comm}`).join(' ') || 'an fd or mount vmgate cannot name'}`,
+      );
+    const dups = host.duplicates.reduce((n, d) => n + d.copies - 1, 0);
+    if (dups > 0) lines.push(`${dups} duplicate rules of live slots`);
+    if (host.foreign.length > 0) lines.push(`${host.foreign.length} rules name a slot's veth or host IP but are not its rules (left alone)`);
+  }
   return lines.join('\n');
 }

@@ -115,7 +115,13 @@ describeHost('the release tarball', () => {
       cwd: dir,
     });
     expect(r.exitCode).toBe(0);
-    expect(JSON.parse(r.stdout).checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps']);
+    expect(JSON.parse(r.stdout).checks.map((c: any) => c.id)).toEqual([
+      'tun-device',
+      'netns-capacity',
+      'host-visibility',
+      'leftover-taps',
+      'leftover-host-rules',
+    ]);
     await execa('rm', ['-rf', dir]);
   });
 });

@@ -96,7 +96,7 @@ describe('checks', () => {
     const f = facts([ns('ns-3')], { tun: { ...facts([]).tun, exists: false, statError: 'ENOENT' } });
     expect(allPassed(runChecks(f, config).results)).toBe(false);
     const some = runChecks(f, config, new Set(['leftover-taps'])).results;
-    expect(some.map((r) => r.status)).toEqual(['fail', 'pass', 'pass', 'warn']);
+    expect(some.map((r) => r.status)).toEqual(['fail', 'pass', 'pass', 'warn', 'pass']);
     expect(allPassed(runChecks(f, config, new Set(['all'])).results)).toBe(true);
   });
 });
@@ -106,13 +106,14 @@ describe('reports', () => {
     const { results } = runChecks(facts([ns('ns-3')]), config);
     const text = formatCheckReport(results, [{ netns: 'ns-3', action: 'deleted' }]);
     const lines = text.split('\n');
-    expect(lines[0]).toMatch(/^\[PASS\] tun-device {7}/);
-    expect(lines[2]).toMatch(/^\[PASS\] host-visibility {2}vmgate sees the host/);
-    expect(lines[3]).toMatch(/^\[FAIL\] leftover-taps {4}no orchestrator runs/);
-    expect(lines[4]).toBe('[FIX]  deleted ns-3');
-    expect(lines[5]).toBe(summaryLine(results, [{ netns: 'ns-3', action: 'deleted' }]));
-    expect(lines[5]).toBe(
-      '4 checks: 3 passed, 0 warnings, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator',
+    expect(lines[0]).toMatch(/^\[PASS\] tun-device {11}/);
+    expect(lines[2]).toMatch(/^\[PASS\] host-visibility {6}vmgate sees the host/);
+    expect(lines[3]).toMatch(/^\[FAIL\] leftover-taps {8}no orchestrator runs/);
+    expect(lines[4]).toMatch(/^\[PASS\] leftover-host-rules {2}slot layout is none/);
+    expect(lines[5]).toBe('[FIX]  deleted ns-3');
+    expect(lines[6]).toBe(summaryLine(results, [{ netns: 'ns-3', action: 'deleted' }]));
+    expect(lines[6]).toBe(
+      '5 checks: 4 passed, 0 warnings, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator',
     );
   });
   it('inventory table and JSON', () => {

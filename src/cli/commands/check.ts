@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cleanup } from '../../actions/cleanup.js';
 import { NodeMetaPublisher, PREFLIGHT_KEYS } from '../../sinks/nomad-meta.js';
-import type { FixedEntry } from '../../actions/types.js';
+import type { FixedEntry, HostFixedEntry } from '../../checks/fixed-entry.js';
 import { allPassed, CHECK_IDS, demote, runChecks } from '../../checks/run-checks.js';
 import { judgePrerequisites } from '../../checks/prerequisites.js';
 import { countNamespaces } from '../../checks/netns-capacity.js';
@@ -44,13 +44,21 @@ export async function run(o: ParsedOptions): Promise<number> {
   const log = createLogger(logConfig(o));
   const ignore = parseIgnore(str(o, 'ignore'));
   if (o['kill-orphans'] && !o.fix) throw new UsageError('--kill-orphans only works together with --fix');
+  if (o['dedupe-rules'] && !o.fix) throw new UsageError('--dedupe-rules only works together with --fix');
   const killGraceMs = durationOption(o, 'kill-grace');
   let results = allChecks(await takeSnapshot(config), config, ignore);
   let fixed: FixedEntry[] = [];
+  let hostFixed: HostFixedEntry[] = [];
   let refused: string | undefined;
-  if (o.fix && results.some((r) => r.id === 'leftover-taps' && (r.status !== 'pass' || r.details.ignored))) {
-    const outcome = await cleanup(config, { dryRun: false, killOrphans: Boolean(o['kill-orphans']), killGraceMs, settleMs: 200 }, log);
+  const needsFix = (id: string) => results.some((r) => r.id === id && (r.status !== 'pass' || r.details.ignored));
+  if (o.fix && (needsFix('leftover-taps') || needsFix('leftover-host-rules'))) {
+    const outcome = await cleanup(
+      config,
+      { dryRun: false, killOrphans: Boolean(o['kill-orphans']), killGraceMs, settleMs: 200, dedupeRules: Boolean(o['dedupe-rules']) },
+      log,
+    );
     fixed = outcome.fixed;
+    hostFixed = outcome.hostFixed ?? [];
     refused = outcome.refused;
     if (refused) log.warn({ check: 'leftover-taps' }, `--fix: ${refused}`);
     results = allChecks(await takeSnapshot(config), config, ignore);
@@ -62,7 +70,7 @@ export async function run(o: ParsedOptions): Promise<number> {
     const failing = results.filter((r) => r.status === 'fail').map((r) => r.id);
     if (meta) await Promise.race([meta.publish(ok ? 'pass' : 'fail', failing).then(() => meta.close()), sleep(5000)]);
   }
-  if (o.json) print(JSON.stringify({ ok, checks: results, fixed, ...(refused ? { refused } : {}) }));
-  else print(formatCheckReport(results, fixed, refused));
+  if (o.json) print(JSON.stringify({ ok, checks: results, fixed, hostFixed, ...(refused ? { refused } : {}) }));
+  else print(formatCheckReport(results, fixed, refused, hostFixed));
   return ok ? 0 : 1;
 }

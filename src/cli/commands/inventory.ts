@@ -1,4 +1,5 @@
 import { classifySlots } from '../../checks/slots.js';
+import { hostStateOf } from '../../checks/host-state.js';
 import { hostConfig } from '../../config/host-config.js';
 import type { ParsedOptions } from '../../config/options.js';
 import { takeSnapshot } from '../../host/snapshot.js';
@@ -7,7 +8,9 @@ import { print } from '../command.js';
 
 export async function run(o: ParsedOptions): Promise<number> {
   const config = hostConfig(o);
-  const view = classifySlots(await takeSnapshot(config), config);
-  print(o.json ? JSON.stringify(inventoryJson(view)) : formatInventory(view, config.tap));
+  const facts = await takeSnapshot(config);
+  const view = classifySlots(facts, config);
+  const host = hostStateOf(facts, config);
+  print(o.json ? JSON.stringify(inventoryJson(view, host)) : formatInventory(view, config.tap, host));
   return 0;
 }
