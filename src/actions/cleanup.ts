@@ -8,11 +8,10 @@ import { LinkReader, readLinksByName } from '../host/links.js';
 import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
 import { orchestratorsIn, placeTunFds, takeSnapshot } from '../host/snapshot.js';
-import { probeFds } from '../host/fd-probe.js';
 import { readHostLinks } from '../host/host-side.js';
 import { hostVethName, slotIndex } from '../config/slot-layout.js';
 import { reclaimHostState, type HostFixedEntry } from './reclaim-host-state.js';
-import type { LinkFacts } from '../host/types.js';
+import type { HostFacts, LinkFacts } from '../host/types.js';
 import type { Logger } from '../logging/logger.js';
 import { NamespaceDeleter, SAFE_NETNS_NAME } from './delete-namespaces.js';
 import { killOrphans } from './kill-orphans.js';
@@ -32,6 +31,8 @@ export interface CleanupOptions {
   dedupeRules?: boolean;
   /** called before host state is read again right before its delete (tests) */
   beforeHostVerify?: () => Promise<void>;
+  /** the snapshot the caller has just judged (check): reused as cleanup's first look; every delete is re-verified anyway */
+  facts?: HostFacts;
 }
 
 export interface CleanupResult {
@@ -83,7 +84,7 @@ async function vethsGone(config: HostConfig, names: string[]): Promise<void> {
 }
 
 async function cleanupNamespaces(config: HostConfig, opts: CleanupOptions, log: Logger): Promise<CleanupResult> {
-  let facts = await takeSnapshot(config);
+  let facts = opts.facts ?? (await takeSnapshot(config));
   const visibility = checkHostVisibility(facts);
   if (visibility.status === 'fail') return { refused: `nothing was touched: ${visibility.message}`, fixed: [] };
   let view = classifySlots(facts, config);
@@ -175,11 +176,6 @@ async function verifyAndDelete(
     const table = readProcessTable();
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
     const placeError = await placeTunFds(table);
-    // the sockets living in each held namespace, read through vmgate's own fd on it (exactly the namespace judged)
-    const probe = await probeFds(
-      [],
-      held.map((h) => `/proc/${process.pid}/fd/${h.fd}`),
-    );
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
     // earlier batches may have been deleted already: "nothing more"
     if (orchestrators.length > 0)
@@ -193,8 +189,7 @@ async function verifyAndDelete(
     const verified: Held[] = [];
     const now = Date.now();
     for (const h of held) {
-      const sockets = probe.error ?? probe.sockets.get(`/proc/${process.pid}/fd/${h.fd}`) ?? 'no answer';
-      const reason = recheck(h, config, now, links.get(h.slot.name), table.processes, sockets, placeError);
+      const reason = recheck(h, config, now, links.get(h.slot.name), table.processes, placeError);
       if (reason) skip(h.slot.name, reason);
       else verified.push(h);
     }
@@ -248,7 +243,6 @@ function recheck(
   now: number,
   links: LinkFacts[] | Error | undefined,
   procs: ReturnType<typeof readProcessTable>['processes'],
-  sockets: number[] | string,
   placeError: string | undefined,
 ): string | null {
   const s = h.slot;
@@ -262,7 +256,6 @@ function recheck(
       links,
       processes: procs,
       selfPid: process.pid,
-      sockets,
       ...(placeError ? { placeError } : {}),
     },
     config,

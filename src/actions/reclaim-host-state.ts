@@ -3,10 +3,8 @@ import { hostStateOf, type HostStateView, type OrphanedSlotState } from '../chec
 import type { HostConfig } from '../config/host-config.js';
 import { iptablesTools, type FirewallRule } from '../host/firewall.js';
 import { readHostSide } from '../host/host-side.js';
-import { listNamedNamespaces, readNsids } from '../host/named-namespaces.js';
-import { readProcessTable } from '../host/proc-table.js';
+import { listNamedNamespaces } from '../host/named-namespaces.js';
 import type { HostFacts } from '../host/types.js';
-import { visibilityOf } from '../host/snapshot.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFixedEntry } from '../checks/fixed-entry.js';
 export type { HostFixedEntry } from '../checks/fixed-entry.js';
@@ -19,22 +17,23 @@ export interface HostReclaimOptions {
   beforeVerify?: () => Promise<void>;
 }
 
-/** The host's slot state as it is now, judged (fresh names, nsids, links, routes, rules, processes). */
+/**
+ * The host's slot state as it is now, judged from fresh names, links, routes and rules. What decides "orphaned"
+ * only: no namespace of that index by name and no veth (an unnamed namespace keeps its veth). Who is inside
+ * unnamed namespaces is not read here (that is for reports: inventory, check).
+ */
 export async function readHostState(config: HostConfig): Promise<HostStateView | null> {
   if (!config.slotLayout) return null;
   const listing = listNamedNamespaces();
-  const named = listing.namespaces;
-  const table = readProcessTable();
-  const nsids = await readNsids(named.map((n) => n.name)).catch(() => new Map<string, number | null>());
-  const hostSide = await readHostSide(table.processes, new Set(named.map((n) => n.inode)));
+  const hostSide = await readHostSide([], new Set());
   const facts: HostFacts = {
     takenAtMs: Date.now(),
     tun: { path: '', exists: true, isCharDevice: true, major: 10, minor: 200, openError: null, statError: null },
     maxNamespaces: null,
     maxNamespacesSource: 'unknown',
-    namespaces: named.map((n) => ({
+    namespaces: listing.namespaces.map((n) => ({
       ...n,
-      nsid: nsids.get(n.name) ?? null,
+      nsid: null,
       owned: config.netnsPattern.test(n.name),
       processes: [],
       fdHolders: [],
@@ -42,7 +41,7 @@ export async function readHostState(config: HostConfig): Promise<HostStateView |
       tapHolders: {},
     })),
     orchestrators: [],
-    visibility: visibilityOf(table, listing.error),
+    visibility: { pidNamespaceInode: null, capSysPtrace: null, unreadable: [], errors: listing.error ? [listing.error] : [] },
     hostSide,
   };
   return hostStateOf(facts, config);

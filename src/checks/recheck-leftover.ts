@@ -20,9 +20,7 @@ export interface RecheckFacts {
   processes: ProcessEntry[];
   /** vmgate itself (it holds the fd) */
   selfPid: number;
-  /** inodes of the sockets living in the held namespace, or why they could not be read; undefined: not read */
-  sockets?: number[] | string;
-  /** why the fresh pass's tun fds could not be placed, if it could not */
+  /** why the fresh pass's tun fds and sockets could not all be placed, if they could not */
   placeError?: string;
 }
 
@@ -45,13 +43,7 @@ export function recheckLeftover(f: RecheckFacts, config: HostConfig): string | n
   ns.processes = ns.processes.filter((p) => p.pid !== f.selfPid);
   if (f.links instanceof Error || f.links === undefined) ns.linkError = f.links ? f.links.message : 'not read again';
   else ns.links = f.links;
-  if (typeof f.sockets === 'string') ns.socketsUnreadable = f.sockets;
-  else if (f.sockets) {
-    const mine = new Set(f.sockets);
-    ns.socketHolders = f.processes
-      .filter((p) => p.pid !== f.selfPid && (p.socketInodes ?? []).some((i) => mine.has(i)))
-      .map((p) => ({ pid: p.pid, comm: p.comm }));
-  } else ns.socketsUnreadable = 'not read';
+  if (f.placeError) ns.socketsUnreadable = f.placeError;
   const visibility: VisibilityFacts = {
     pidNamespaceInode: null,
     capSysPtrace: null,

@@ -61,11 +61,11 @@ function unknownReason(f: SlotUseFacts): string | null {
   if (f.links === null) return `its links could not be read${f.linkError ? `: ${f.linkError}` : ''}`;
   const maybe = unreadableMayBeInside(f.links, f.visibility);
   if (maybe) return maybe;
-  if (f.socketsUnreadable) return `the sockets living in it could not be read (${f.socketsUnreadable})`;
   const names = new Set(f.links.map((l) => l.name));
   const unplaced = f.unplacedTunFds?.find((t) => names.has(t.iff));
   if (unplaced)
     return `pid ${unplaced.pid} (${unplaced.comm}) holds a tun fd on a '${unplaced.iff}' vmgate could not place${unplaced.why ? ` (${unplaced.why})` : ''}, and it may be this one`;
+  if (f.socketsUnreadable) return `the sockets living in it could not be read (${f.socketsUnreadable})`;
   return null;
 }
 

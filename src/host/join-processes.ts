@@ -19,12 +19,15 @@ export interface ProcessIndex {
   byFd: Map<number, ProcessEntry[]>;
   /** tun fds placed exactly (host/fd-probe.ts), by the namespace their device lives in */
   tunByNetns: Map<number, { p: ProcessEntry; fd: number; iff: string }[]>;
+  /** holders of sockets placed exactly, by the namespace the socket lives in (vmgate itself left out) */
+  sockByNetns: Map<number, ProcessEntry[]>;
 }
 
 export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessIndex {
   const inside = new Map<number, ProcessEntry[]>();
   const byFd = new Map<number, ProcessEntry[]>();
   const tunByNetns = new Map<number, { p: ProcessEntry; fd: number; iff: string }[]>();
+  const sockByNetns = new Map<number, ProcessEntry[]>();
   const add = <T>(m: Map<number, T[]>, k: number, v: T) => {
     const list = m.get(k);
     if (list) list.push(v);
@@ -34,8 +37,10 @@ export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessInde
     for (const ino of p.netnsInodes) add(inside, ino, p);
     for (const ino of new Set(p.netnsFds)) if (!p.netnsInodes.includes(ino) && p.pid !== selfPid) add(byFd, ino, p);
     for (const t of p.tunFds) if (typeof t.devNetns === 'number') add(tunByNetns, t.devNetns, { p, fd: t.fd, iff: t.iff });
+    if (p.pid === selfPid) continue;
+    for (const ino of new Set((p.socketFds ?? []).map((s) => s.netns))) if (typeof ino === 'number' && !p.netnsInodes.includes(ino)) add(sockByNetns, ino, p);
   }
-  return { inside, byFd, tunByNetns };
+  return { inside, byFd, tunByNetns, sockByNetns };
 }
 
 /** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
@@ -48,6 +53,7 @@ export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
     for (const t of p.tunFds) if (typeof t.devNetns !== 'number') (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
   }
   for (const { p, fd, iff } of index.tunByNetns?.get(ns.inode) ?? []) (facts.tapHolders[iff] ??= []).push({ pid: p.pid, comm: p.comm, fd });
+  facts.socketHolders = (index.sockByNetns?.get(ns.inode) ?? []).map((p) => ({ pid: p.pid, comm: p.comm }));
   return facts;
 }
 

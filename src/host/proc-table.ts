@@ -9,8 +9,11 @@ export interface ProcessEntry extends ProcessRef {
    * the inode of the namespace the device lives in; null or absent: not placed
    */
   tunFds: { fd: number; iff: string; devNetns?: number | null }[];
-  /** inodes of the sockets it holds (`socket:[N]`): a socket living in a slot keeps that slot in use */
-  socketInodes?: number[];
+  /**
+   * the sockets it holds (`socket:[N]`) and, once placed by host/fd-probe.ts, the namespace each lives in: a socket
+   * living in a slot keeps that slot in use, whoever holds it from wherever
+   */
+  socketFds?: { fd: number; inode: number; netns?: number | null }[];
   /** inodes of network namespaces this process holds open as fds (via /proc/PID/ns/net or a /run/netns path) */
   netnsFds: number[];
   /** /dev/net/tun fds not attached to any interface (opened, no TUNSETIFF) */
@@ -229,7 +232,7 @@ function readFds(entry: ProcessEntry, fdDir: string, infoDir: string, seen: Set<
         if (!isGone(err)) throw new Unreadable(`fdinfo ${fd}: ${code(err)}`);
       }
     } else if (target.startsWith('socket:[')) {
-      (entry.socketInodes ??= []).push(Number(target.slice(8, -1)));
+      (entry.socketFds ??= []).push({ fd: Number(fd), inode: Number(target.slice(8, -1)) });
     } else if (target.startsWith('net:[')) {
       const m = NET_LINK.exec(target);
       if (m) entry.netnsFds.push(Number(m[1]));

@@ -2,9 +2,9 @@ import type { HostConfig } from '../config/host-config.js';
 import { namespaceLimit, readMaxNetNamespaces } from './kernel-limits.js';
 import { LinkReader, readLinksByName } from './links.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
-import { commMatches, readProcessTable, type ProcessEntry, type ProcessTable } from './proc-table.js';
+import { commMatches, readProcessTable, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
-import { probeFds } from './fd-probe.js';
+import { placeFds } from './fd-probe.js';
 import { readHostSide } from './host-side.js';
 import { joinProcesses, unplacedTunFds } from './join-processes.js';
 export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
@@ -17,50 +17,36 @@ export interface SnapshotOptions {
   netnsDir?: string;
 }
 
-/** Places every attached tun fd of the table exactly (pidfd_getfd + TUNGETDEVNETNS); returns why not, if it could not. */
-export async function placeTunFds(table: ProcessTable): Promise<string | undefined> {
-  const fds = table.processes.flatMap((p) => p.tunFds.map((t) => ({ pid: p.pid, fd: t.fd })));
-  if (fds.length === 0) return undefined;
-  const r = await probeFds(fds, []);
+/**
+ * Places every attached tun fd and every socket of the table in the namespace its object lives in (one probe for
+ * all; each socket once, however many processes share it). Returns why not, when some could not be placed: then a
+ * slot that looks unused may be held by one of them (its use is unknown).
+ */
+export async function placeTunFds(table: ProcessTable, selfPid = process.pid): Promise<string | undefined> {
+  const ask: { kind: 'tun' | 'sock'; pid: number; fd: number }[] = [];
+  const firstOf = new Map<number, number>();
+  for (const p of table.processes) {
+    for (const t of p.tunFds) ask.push({ kind: 'tun', pid: p.pid, fd: t.fd });
+    if (p.pid === selfPid) continue;
+    for (const s of p.socketFds ?? []) if (!firstOf.has(s.inode)) firstOf.set(s.inode, ask.push({ kind: 'sock', pid: p.pid, fd: s.fd }) - 1);
+  }
+  const r = await placeFds(ask);
   if (r.error) return r.error;
-  const where = new Map(r.tun.map((t) => [`${t.pid}:${t.fd}`, t]));
+  const tun = new Map(r.places.filter((x) => x.kind === 'tun').map((t) => [`${t.pid}:${t.fd}`, t]));
+  let unplaced: string | undefined;
+  const sockNetns = new Map<number, number | null>();
+  for (const [inode, i] of firstOf) {
+    const place = r.places[i]!;
+    if (place.error && place.error !== 'gone') unplaced ??= `pid ${place.pid} holds a socket vmgate could not place (${place.error})`;
+    sockNetns.set(inode, place.netnsInode);
+  }
   for (const p of table.processes) {
     // an fd closed (or a process gone) since the pass holds nothing any more
-    p.tunFds = p.tunFds.filter((t) => where.get(`${p.pid}:${t.fd}`)?.error !== 'gone');
-    for (const t of p.tunFds) t.devNetns = where.get(`${p.pid}:${t.fd}`)?.netnsInode ?? null;
+    p.tunFds = p.tunFds.filter((t) => tun.get(`${p.pid}:${t.fd}`)?.error !== 'gone');
+    for (const t of p.tunFds) t.devNetns = tun.get(`${p.pid}:${t.fd}`)?.netnsInode ?? null;
+    for (const s of p.socketFds ?? []) s.netns = sockNetns.get(s.inode) ?? null;
   }
-  return undefined;
-}
-
-/**
- * Which processes hold a socket living in each given namespace (a socket made inside a slot and carried out keeps
- * the slot in use). Sets socketHolders, or socketsUnreadable where the namespace's sockets could not be read.
- */
-export async function findSocketHolders(namespaces: { facts: NamespaceFacts; path: string }[], procs: ProcessEntry[], selfPid = process.pid): Promise<void> {
-  if (namespaces.length === 0) return;
-  const r = await probeFds(
-    [],
-    namespaces.map((n) => n.path),
-  );
-  const holders = new Map<number, ProcessEntry[]>();
-  for (const p of procs) {
-    if (p.pid === selfPid) continue;
-    for (const ino of p.socketInodes ?? []) {
-      const list = holders.get(ino);
-      if (list) list.push(p);
-      else holders.set(ino, [p]);
-    }
-  }
-  for (const { facts, path } of namespaces) {
-    const inodes = r.error ?? r.sockets.get(path) ?? 'no answer';
-    if (typeof inodes === 'string') {
-      facts.socketsUnreadable = inodes;
-      continue;
-    }
-    const found = new Map<number, ProcessRef>();
-    for (const ino of inodes) for (const p of holders.get(ino) ?? []) found.set(p.pid, { pid: p.pid, comm: p.comm });
-    facts.socketHolders = [...found.values()];
-  }
+  return unplaced;
 }
 
 /** What the process table and /run/netns listing tell about vmgate's view of the host. */
@@ -102,12 +88,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
       opts.reader,
     );
   else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
-  // a socket made inside a slot and carried out keeps it in use: looked for only where nothing else says so
-  const quiet = namespaces.filter((n) => n.owned && n.nsfs && !n.symlink && n.links !== null && !hasUse(n, config.tap));
-  await findSocketHolders(
-    quiet.map((n) => ({ facts: n, path: `${opts.netnsDir ?? NETNS_DIR}/${n.name}` })),
-    table.processes,
-  );
+  if (placeError) for (const n of namespaces) n.socketsUnreadable = placeError;
   const visibility = visibilityOf(table, listing.error);
   const hostSide = config.slotLayout ? await readHostSide(table.processes, new Set(named.map((n) => n.inode))) : undefined;
   const slotInodes = new Set(namespaces.filter((n) => n.owned).map((n) => n.inode));
@@ -124,16 +105,6 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     visibility,
     ...(hostSide ? { hostSide } : {}),
   };
-}
-
-/** Positive evidence of use found without the fd probe: a process, a tap holder, an fd on it, or carrier. */
-function hasUse(n: NamespaceFacts, tap: string): boolean {
-  return (
-    n.processes.length > 0 ||
-    n.fdHolders.length > 0 ||
-    Object.values(n.tapHolders).some((h) => h.length > 0) ||
-    n.links?.find((l) => l.name === tap)?.carrier === true
-  );
 }
 
 export async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {

@@ -14,7 +14,6 @@ const base = (over: Partial<RecheckFacts> = {}): RecheckFacts => ({
   links: [link('lo', 'carrier', 1), link('tap0', 'no-carrier')],
   processes: [],
   selfPid: 99,
-  sockets: [],
   ...over,
 });
 const proc = (pid: number, over: Partial<ProcessEntry> = {}): ProcessEntry => ({
@@ -89,10 +88,14 @@ describe("cleanup's re-verification right before a delete", () => {
   });
 
   it('a socket living in it held from anywhere keeps it; sockets that could not be read keep it too', () => {
-    const holder = proc(12, { comm: 'listener', socketInodes: [3, 6570] });
-    expect(recheckLeftover(base({ processes: [holder], sockets: [6570, 6551] }), cfg)).toBe('a socket in it is held by pid 12 (listener)');
-    expect(recheckLeftover(base({ processes: [holder], sockets: [6551] }), cfg)).toBeNull();
-    expect(recheckLeftover(base({ sockets: 'Operation not permitted' }), cfg)).toBe('the sockets living in it could not be read (Operation not permitted)');
+    const holder = proc(12, { comm: 'listener', socketFds: [{ fd: 3, inode: 6570, netns: 500 }] });
+    expect(recheckLeftover(base({ processes: [holder] }), cfg)).toBe('a socket in it is held by pid 12 (listener)');
+    const elsewhere = proc(12, { comm: 'listener', socketFds: [{ fd: 3, inode: 6570, netns: 4026531840 }] });
+    expect(recheckLeftover(base({ processes: [elsewhere] }), cfg)).toBeNull();
+    expect(recheckLeftover(base({ processes: [{ ...holder, pid: 99 }] }), cfg)).toBeNull();
+    expect(recheckLeftover(base({ placeError: 'python3 fd probe failed: ENOENT' }), cfg)).toBe(
+      'the sockets living in it could not be read (python3 fd probe failed: ENOENT)',
+    );
   });
 
   it('a name that is now a symbolic link is left alone', () =>

@@ -46,7 +46,8 @@ export async function run(o: ParsedOptions): Promise<number> {
   if (o['kill-orphans'] && !o.fix) throw new UsageError('--kill-orphans only works together with --fix');
   if (o['dedupe-rules'] && !o.fix) throw new UsageError('--dedupe-rules only works together with --fix');
   const killGraceMs = durationOption(o, 'kill-grace');
-  let results = allChecks(await takeSnapshot(config), config, ignore);
+  const facts = await takeSnapshot(config);
+  let results = allChecks(facts, config, ignore);
   let fixed: FixedEntry[] = [];
   let hostFixed: HostFixedEntry[] = [];
   let refused: string | undefined;
@@ -54,7 +55,7 @@ export async function run(o: ParsedOptions): Promise<number> {
   if (o.fix && (needsFix('leftover-taps') || needsFix('leftover-host-rules'))) {
     const outcome = await cleanup(
       config,
-      { dryRun: false, killOrphans: Boolean(o['kill-orphans']), killGraceMs, settleMs: 200, dedupeRules: Boolean(o['dedupe-rules']) },
+      { dryRun: false, killOrphans: Boolean(o['kill-orphans']), killGraceMs, settleMs: 200, dedupeRules: Boolean(o['dedupe-rules']), facts },
       log,
     );
     fixed = outcome.fixed;
