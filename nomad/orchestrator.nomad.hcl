@@ -125,7 +125,7 @@ job "orchestrator" {
       config {
         command = "/usr/bin/node"
         # V8 sized for a small resident footprint: 2 MB semi-spaces (default 16) and heap growth tuned for size: RSS
-        # 84 MB instead of 152 MB after a storm at 1,000 slots, latency unchanged (README, Performance)
+        # 84 MB instead of 152 MB after a storm at 1,000 slots, latency unchanged (docs/performance.md)
         args = ["--max-semi-space-size=2", "--optimize-for-size",
         "local/vmgate/dist/src/cli/bin.js", "serve", "--listen", "${NOMAD_ADDR_vmgate}", "--nomad-meta"]
       }
@@ -145,7 +145,7 @@ job "orchestrator" {
         VMGATE_ORCHESTRATOR_COMM = "orchestrator"
         VMGATE_LOG_FORMAT        = "json"
         VMGATE_NODE_ID           = "${node.unique.id}"
-        # leak pressure (README): a slot idle this long while the orchestrator runs is a suspected leak;
+        # leak pressure (docs/gate.md): a slot idle this long while the orchestrator runs is a suspected leak;
         # slot-leaks warns from 10 of them and never blocks VM creation unless VMGATE_LEAK_FAIL is a number
         VMGATE_LEAK_AGE          = "10m"
         VMGATE_LEAK_WARN         = "10"

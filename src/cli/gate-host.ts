@@ -10,6 +10,7 @@ import { NetnsDirWatch } from '../host/netns-dir-watch.js';
 import { isAlive, readProcessEntry, readProcessTableAsync, type ProcessEntry } from '../host/proc-table.js';
 import { readTunDevice } from '../host/tun-device.js';
 import { existsSync } from 'node:fs';
+import { readHostSide } from '../host/host-side.js';
 
 /**
  * The real host, wired for the gate: ip monitor for events, netlink dumps for links, inotify on /run/netns,
@@ -37,6 +38,8 @@ export function realGateHost(
     processTable: () => readProcessTableAsync(),
     gateFacts: () => readGateHostFacts(tunPath, netnsDir, extra),
     tun: () => readTunDevice(tunPath),
+    // who is inside unnamed namespaces is for check and inventory: serve counts them, and never passes over /proc for it
+    hostSide: () => readHostSide([], new Set()),
     close: () => reader.close(),
     /** the processes inside one namespace (diagnoses in serve): from the index, never a whole-host pass */
     processesIn: (inode) =>

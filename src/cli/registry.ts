@@ -78,6 +78,12 @@ export const COMMANDS: CommandSpec[] = [
       { name: 'max-waiters', kind: 'string', default: '1024', help: 'slot waits in flight at most (more answer 503 too-many-waiters)' },
       { name: 'nomad-meta', kind: 'boolean', help: 'publish the host verdict as Nomad node metadata (vmgate_ready, vmgate_reason), only when it changes' },
       { name: 'recheck-interval', kind: 'string', default: '10s', help: 'how often the tun device and kernel limit are re-read' },
+      {
+        name: 'host-state-interval',
+        kind: 'string',
+        default: '60s',
+        help: "how often the host's slot rules, routes and veths are read (one iptables-save; orphaned rules warn, never block)",
+      },
       { name: 'guest', kind: 'string', default: DEFAULT_GUEST, help: "the guest agent's ADDR:PORT, the only address GET /diagnose probes" },
       ...LEAK_OPTIONS,
     ],

@@ -1,6 +1,6 @@
 import { UsageError } from './usage-error.js';
 
-/** Host prerequisites beyond the default checks, opted into with --extra-checks (README: why each matters). */
+/** Host prerequisites beyond the default checks, opted into with --extra-checks (docs/checks.md: why each matters). */
 export const EXTRA_CHECK_IDS = ['kvm-device', 'ip-forward', 'neigh-gc-thresh', 'nbd-module', 'cgroup-v2'] as const;
 export type ExtraCheckId = (typeof EXTRA_CHECK_IDS)[number];
 

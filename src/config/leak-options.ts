@@ -2,7 +2,7 @@ import { durationOption, str, wholeNumberOption } from './host-config.js';
 import type { OptionSpec, ParsedOptions } from './options.js';
 import { UsageError } from './usage-error.js';
 
-/** How serve tells a slot the orchestrator forgot from one waiting in its pool (README: Leak pressure). */
+/** How serve tells a slot the orchestrator forgot from one waiting in its pool (docs/gate.md: Leak pressure). */
 export interface LeakOptions {
   /** idle continuously this long while the orchestrator runs: a suspected leak */
   ageMs: number;

@@ -2,7 +2,7 @@ import type { GateHostFacts } from '../host/gate-facts.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
 import type { ProcessEntry, ProcessTable } from '../host/proc-table.js';
-import type { LinkFacts, TapHolder, TunDeviceFacts } from '../host/types.js';
+import type { HostSideFacts, LinkFacts, TapHolder, TunDeviceFacts } from '../host/types.js';
 
 /** The link events of every namespace with an nsid (real: one `ip -o monitor all-nsid link`). */
 export interface LinkEventSource {
@@ -54,5 +54,7 @@ export interface GateHost {
   /** what each evaluation re-reads: named namespaces, kernel limit, tun device, vmgate's own view */
   gateFacts(): Promise<GateHostFacts>;
   tun(): TunDeviceFacts;
+  /** the host namespace's links, routes and firewall rules (slot layout); absent: not read (tests, wait) */
+  hostSide?(): Promise<HostSideFacts>;
   close(): void;
 }

@@ -5,6 +5,8 @@ import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import type { LeakOptions } from '../config/leak-options.js';
+import { judgeHostState, type HostStateView } from '../checks/host-state.js';
+import { slotIndex } from '../config/slot-layout.js';
 import { LeakTracker } from './leak-tracker.js';
 import { LinkStore } from './link-store.js';
 import { LiveFacts } from './live-facts.js';
@@ -26,6 +28,8 @@ export interface GateOptions {
   pidPollMs?: number;
   /** serve: track idle slots and judge slot-leaks (none: not tracked) */
   leaks?: LeakOptions;
+  /** serve with a slot layout: how often the host's rules, routes and veths are read (none: never) */
+  hostStateMs?: number;
 }
 
 /**
@@ -41,6 +45,9 @@ export class Gate extends EventEmitter {
   private readonly leaks: LeakTracker | null = null;
   private dirWatch: { close(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
+  private hostStateTimer: NodeJS.Timeout | null = null;
+  private hostStateNow: HostStateView | null = null;
+  private hostStateReading = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs: number;
   private startAttempted = false;
@@ -123,6 +130,37 @@ export class Gate extends EventEmitter {
     return this.live.get();
   }
 
+  /** The host state of slots (orphaned rules, unnamed namespaces) as last read; null: not read (yet). */
+  get hostState(): HostStateView | null {
+    return this.hostStateNow;
+  }
+
+  /** Reads the host's slot state (one iptables-save, a link dump, ip route) and judges it; never throws. */
+  private async readHostState(): Promise<void> {
+    const layout = this.config.slotLayout;
+    if (!layout || !this.host.hostSide || this.hostStateReading || this.stopped) return;
+    this.hostStateReading = true;
+    try {
+      const facts = await this.host.hostSide();
+      const namedIndexes = new Map<number, string>();
+      const namedNsids = new Set<number>();
+      const listing = this.host.listNamespaces();
+      for (const n of listing.namespaces) {
+        if (!this.opts.owns(n.name)) continue;
+        const i = slotIndex(n.name, this.config.netnsPattern);
+        if (i !== null) namedIndexes.set(i, n.name);
+        const nsid = this.store.byName.get(n.name)?.nsid;
+        if (typeof nsid === 'number') namedNsids.add(nsid);
+      }
+      this.hostStateNow = judgeHostState({ layout, facts, namedIndexes, namedNsids, namesError: listing.error ?? null });
+      this.judge();
+    } catch (err) {
+      this.emit('watcher', 'host-state-failed', (err as Error).message);
+    } finally {
+      this.hostStateReading = false;
+    }
+  }
+
   /** Suspected leaks now (null: not tracked). */
   get leakSummary() {
     return this.leaks?.summary ?? null;
@@ -143,6 +181,11 @@ export class Gate extends EventEmitter {
     });
     this.recheckTimer = setInterval(() => void this.evaluate(), this.opts.recheckMs);
     this.recheckTimer.unref();
+    if (this.opts.hostStateMs && this.config.slotLayout && this.host.hostSide) {
+      this.hostStateTimer = setInterval(() => void this.readHostState(), this.opts.hostStateMs);
+      this.hostStateTimer.unref();
+      void this.readHostState();
+    }
     this.host.holders.start();
     try {
       await this.follow();
@@ -216,6 +259,7 @@ export class Gate extends EventEmitter {
         unwatched,
       },
       leaks,
+      this.hostStateNow,
     );
     this.current = now;
     this.markEvaluated();
@@ -299,6 +343,7 @@ export class Gate extends EventEmitter {
     this.leaks?.stop();
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
+    if (this.hostStateTimer) clearInterval(this.hostStateTimer);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.host.close();
   }

@@ -3,6 +3,8 @@ import { judgePrerequisites } from '../checks/prerequisites.js';
 import { checkNetnsCapacity } from '../checks/netns-capacity.js';
 import { checkTunDevice } from '../checks/tun-device.js';
 import { checkSlotLeaks, type LeakSummary } from '../checks/slot-leaks.js';
+import { checkLeftoverHostRules } from '../checks/leftover-host-rules.js';
+import type { HostStateView } from '../checks/host-state.js';
 import type { CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
 import type { LeakOptions } from '../config/leak-options.js';
@@ -36,6 +38,7 @@ export function evaluateHost(
   ownedCount: number,
   watcher: WatcherHealth,
   leaks?: { summary: LeakSummary; opts: LeakOptions },
+  hostState?: HostStateView | null,
 ): HostVerdict {
   const named = facts.named;
   const total = named.length;
@@ -59,8 +62,23 @@ export function evaluateHost(
     // --extra-checks: a warning never blocks VM creation, a failure does, like any check
     ...judgePrerequisites(config.extraChecks ?? [], facts.prerequisites ?? {}, config, ownedCount),
     ...(leaks ? [checkSlotLeaks(leaks.summary, leaks.opts)] : []),
+    // orphaned rules are judged like leaks: reported, never a reason to refuse a VM (the prestart reclaims them)
+    ...(hostState ? [warnOnly(checkLeftoverHostRules(hostState, NO_ORCHESTRATOR_VIEW))] : []),
   ];
   return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
+}
+
+const NO_ORCHESTRATOR_VIEW = { takenAtMs: 0, blind: null, orchestratorRunning: false, orchestrators: [], slots: [], orphans: [] };
+
+function warnOnly(r: CheckResult): CheckResult {
+  if (r.status !== 'fail') return r;
+  return {
+    ...r,
+    status: 'warn',
+    message: r.message
+      .replace(/^no orchestrator runs, yet /, '')
+      .replace(/: run 'vmgate check --fix'.*$/, ": the next prestart 'vmgate check --fix' reclaims them"),
+  };
 }
 
 /** What the outside sees change: readiness, and which checks fail or warn. */

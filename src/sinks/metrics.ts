@@ -75,6 +75,22 @@ export function createMetrics(gate: Gate): Registry {
       this.set(gate.leakSummary?.suspected.length ?? 0);
     },
   });
+  new Gauge({
+    name: 'vmgate_orphaned_host_rules',
+    help: 'Firewall rules of dead slots left on the host (no namespace, no veth), as last read (--host-state-interval)',
+    registers: [registry],
+    collect() {
+      this.set(gate.hostState?.orphaned.reduce((n, o) => n + o.rules.length, 0) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_unnamed_slot_namespaces',
+    help: 'Slot namespaces alive without a name in /run/netns (a host veth whose peer namespace has none)',
+    registers: [registry],
+    collect() {
+      this.set(gate.hostState?.unnamed.length ?? 0);
+    },
+  });
   // from idle to in use again: the distribution an operator picks --leak-age from
   const idle = new Histogram({
     name: 'vmgate_slot_idle_seconds',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { E2bSlots, restore } from '../helpers/e2b-slot.js';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
+import { get, startServe } from '../helpers/serve.js';
 
 /**
  * Issue 20 on the real kernel and real iptables rules: a slot is its namespace plus its host veth, route and 9
@@ -137,6 +138,26 @@ describeHost('the whole slot', () => {
     const { out } = await check('--fix');
     expect(out.hostFixed.filter((f: any) => f.slot >= 1000 && f.action === 'deleted')).toHaveLength(300);
     expect((await e2b.ours()).filter((l) => /-(1[0-2]\d\d) /.test(l))).toEqual([]);
+  });
+
+  it('serve: orphaned rules warn in the host gate (never 503) and show in /metrics', async () => {
+    await e2b.addRules([30]);
+    await e2b.create([31]);
+    const s = await startServe(box, ...e2b.flags('--host-state-interval', '1s'));
+    try {
+      let body = '';
+      await until(async () => {
+        body = (await get(`${s.url}/metrics`)).text;
+        return /^vmgate_orphaned_host_rules (\d+)$/m.test(body) && Number(/^vmgate_orphaned_host_rules (\d+)$/m.exec(body)![1]) >= 9;
+      });
+      expect(body).toMatch(/^vmgate_unnamed_slot_namespaces 0$/m);
+      const r = await get(`${s.url}/ready-for-vm`);
+      expect(r.status, s.describe()).toBe(200);
+      expect(r.body.checks.find((c: any) => c.id === 'leftover-host-rules')).toMatchObject({ status: 'warn' });
+    } finally {
+      await s.stop();
+    }
+    await check('--fix');
   });
 
   it.runIf(existsSync('/proc/net/ip_tables_names') || existsSync('/usr/sbin/iptables-legacy-save'))('the legacy backend too', async () => {

@@ -22,6 +22,13 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
 }
 
+/** --host-state-interval: a duration of at least 1 s. */
+function hostStateMs(o: ParsedOptions): number {
+  const ms = durationOption(o, 'host-state-interval');
+  if (ms < 1000) throw new UsageError(`--host-state-interval '${str(o, 'host-state-interval')}' must be at least 1s`);
+  return ms;
+}
+
 export async function run(o: ParsedOptions): Promise<number> {
   const config = hostConfig(o);
   const log = createLogger(logConfig(o));
@@ -36,6 +43,7 @@ export async function run(o: ParsedOptions): Promise<number> {
     recheckMs: durationOption(o, 'recheck-interval'),
     gateOnHost: true,
     leaks,
+    hostStateMs: hostStateMs(o),
   });
   const waitLog = logGate(gate, log);
   const diagnoses = logDiagnoses(gate, log, host.processesIn);
