@@ -10,10 +10,10 @@ export function parseExtraChecks(text: string): ExtraCheckId[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (ids.includes('all')) return [...EXTRA_CHECK_IDS];
   for (const id of ids) {
-    if (!(EXTRA_CHECK_IDS as readonly string[]).includes(id))
+    if (id !== 'all' && !(EXTRA_CHECK_IDS as readonly string[]).includes(id))
       throw new UsageError(`--extra-checks: unknown check id '${id}' (known: ${EXTRA_CHECK_IDS.join(', ')}, all)`);
   }
+  if (ids.includes('all')) return [...EXTRA_CHECK_IDS];
   return EXTRA_CHECK_IDS.filter((id) => ids.includes(id));
 }

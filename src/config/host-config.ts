@@ -44,6 +44,8 @@ export function wholeNumberOption(o: ParsedOptions, name: string, min: number, o
 
 export function hostConfig(o: ParsedOptions): HostConfig {
   let netnsPattern: RegExp;
+  // an empty pattern matches every namespace on the host: never what an operator means
+  if (str(o, 'netns-pattern').trim() === '') throw new UsageError('--netns-pattern must not be empty (it would match every namespace on the host)');
   try {
     netnsPattern = new RegExp(str(o, 'netns-pattern'));
   } catch (err) {

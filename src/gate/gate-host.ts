@@ -14,6 +14,8 @@ export interface LinkEventSource {
   onEvent(fn: (ev: MonitorEvent) => void): void;
   /** the source ended on its own (not by stop) */
   onExit(fn: (reason: string) => void): void;
+  /** events were lost (the monitor's socket overflowed): whatever was followed must be read again */
+  onOverflow?(fn: (detail: string) => void): void;
 }
 
 /**

@@ -84,6 +84,7 @@ export class Gate extends EventEmitter {
     }
     host.events.onEvent((ev) => this.store.apply(ev));
     host.events.onExit((reason) => this.onSourceExit(reason));
+    host.events.onOverflow?.((detail) => this.onOverflow(detail));
     this.store.on('removed', () => this.scheduleEvaluate());
     // however a name got tracked (inotify, or a wait that read a fresh slot first), the verdict counts it
     this.store.on('tracked', () => {
@@ -297,6 +298,36 @@ export class Gate extends EventEmitter {
   private setWatcher(healthy: boolean, message: string): void {
     this.watcherHealthy = healthy;
     this.watcherMessage = message;
+  }
+
+  private overflowCount = 0;
+  private resyncing: Promise<void> | null = null;
+  private resyncAgain = false;
+
+  /** times link events were lost (the monitor's socket overflowed) since start */
+  get overflows(): number {
+    return this.overflowCount;
+  }
+
+  /** Events were lost: read every followed slot again (coalesced: one resync at a time, one more if lost again). */
+  private onOverflow(detail: string): void {
+    if (this.stopped) return;
+    this.overflowCount += 1;
+    if (this.resyncing) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.emit('watcher', 'overflow', `${detail}: link events were lost; every slot's links are read again`);
+    this.resyncing = (async () => {
+      do {
+        this.resyncAgain = false;
+        await this.store.resync().catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
+        this.waits.recheckAll();
+      } while (this.resyncAgain && !this.stopped);
+    })().finally(() => {
+      this.resyncing = null;
+      void this.evaluate();
+    });
   }
 
   private onSourceExit(reason: string): void {

@@ -48,6 +48,22 @@ export class LinkStore extends EventEmitter {
     return this.byName.get(name);
   }
 
+  /** whether the store follows this name when it exists (it matches --netns-pattern) */
+  follows(name: string): boolean {
+    return this.owns(name);
+  }
+
+  /**
+   * One slot's links as the kernel says now (RTM_GETLINK), without touching the store: under churn a link event can
+   * arrive seconds after the change, so a "no" about carrier is checked against this first. null: not readable.
+   */
+  async readNow(name: string): Promise<LinkFacts[] | null> {
+    const ns = this.byName.get(name);
+    if (!ns || ns.nsid === null) return null;
+    const r = (await this.host.readLinks([ns.nsid]).catch(() => null))?.get(ns.nsid);
+    return r instanceof Error || r === undefined ? null : r;
+  }
+
   apply(ev: MonitorEvent): void {
     const full = this.pending.get(-1);
     if (full) return void full.push(ev);
@@ -58,7 +74,11 @@ export class LinkStore extends EventEmitter {
     const ns = this.byNsid.get(ev.nsid);
     if (!ns || !ns.links) return;
     if (ev.deleted) ns.links.delete(ev.name);
-    else ns.links.set(ev.name, linkFromEvent(ev));
+    else {
+      // links are one per ifindex: a rename (tap0 -> tapX) removes the old name, it leaves no ghost
+      for (const [name, l] of ns.links) if (l.ifindex === ev.ifindex && name !== ev.name && ev.ifindex !== 0) ns.links.delete(name);
+      ns.links.set(ev.name, linkFromEvent(ev));
+    }
     this.emit('changed', ns.name);
   }
 

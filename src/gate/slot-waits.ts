@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { GateHost } from './gate-host.js';
 import type { LinkStore } from './link-store.js';
+import type { LinkFacts } from '../host/types.js';
 import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
 
 const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
@@ -11,6 +12,8 @@ interface Waiter {
   started: number;
   timer: NodeJS.Timeout;
   finish: (reason: WaitReason, error?: string) => void;
+  /** time is up: answer from the kernel's own read of the links (carrier-up if it has carrier, else timeout) */
+  finishFrom: (links: LinkFacts[] | null) => void;
   downSeen?: boolean;
 }
 
@@ -107,7 +110,7 @@ export class SlotWaits extends EventEmitter {
     if (this.count >= this.opts.maxWaiters) return this.answer(req, started, 'too-many-waiters', `${this.opts.maxWaiters} waits are in flight`);
     const now = this.judge(req);
     if (now) return this.answer(req, started, now.reason, now.error);
-    if (req.timeoutMs === 0) return this.answer(req, started, 'timeout');
+    if (req.timeoutMs === 0) return this.timeoutOrCarrier(req, started);
     return new Promise<WaitAnswer | null>((resolve) => {
       const key = req.netns;
       const set = this.waiters.get(key) ?? new Set<Waiter>();
@@ -125,6 +128,10 @@ export class SlotWaits extends EventEmitter {
         started,
         timer: setTimeout(() => this.expire(w), Math.max(0, req.timeoutMs - (performance.now() - started))),
         finish: (reason, error) => done(this.answer(req, started, reason, error)),
+        finishFrom: (links) => {
+          const link = links?.find((l) => l.name === req.iface);
+          done(link?.adminUp && link.carrier ? this.answer(req, started, 'carrier-up', undefined, link) : this.answer(req, started, 'timeout'));
+        },
       };
       set.add(w);
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -150,9 +157,28 @@ export class SlotWaits extends EventEmitter {
       if (!this.isWaiting(w)) continue; // answered meanwhile (an event, a disconnect, shutdown)
       if (this.opts.gate.state() === 'not-ready')
         w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.gate.failing()}`);
-      else w.finish('timeout');
+      else void this.kernelSays(w.req.netns).then((links) => this.isWaiting(w) && w.finishFrom(links));
     }
     if (this.expired.length > 0) setImmediate(() => this.answerExpired());
+  }
+
+  /** one RTM_GETLINK per namespace at a time, shared by every wait that asks meanwhile */
+  private readonly reading = new Map<string, Promise<LinkFacts[] | null>>();
+
+  private kernelSays(netns: string): Promise<LinkFacts[] | null> {
+    let p = this.reading.get(netns);
+    if (!p) {
+      p = this.store.readNow(netns).finally(() => this.reading.delete(netns));
+      this.reading.set(netns, p);
+    }
+    return p;
+  }
+
+  /** Before a timeout: the kernel's own word (a link event may be late); carrier there is carrier-up. */
+  private async timeoutOrCarrier(req: WaitRequest, started: number): Promise<WaitAnswer> {
+    const links = await this.kernelSays(req.netns);
+    const link = links?.find((l) => l.name === req.iface);
+    return link?.adminUp && link.carrier ? this.answer(req, started, 'carrier-up', undefined, link) : this.answer(req, started, 'timeout');
   }
 
   private isWaiting(w: Waiter): boolean {
@@ -191,7 +217,11 @@ export class SlotWaits extends EventEmitter {
   /** A final answer for the request now, or null to keep waiting. */
   private judge(req: WaitRequest): { reason: WaitReason; error?: string } | null {
     const ns = this.store.get(req.netns);
-    if (!ns) return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
+    if (!ns) {
+      // created a moment ago and not read yet: it exists, so it is never "not found" (keep waiting, or time out)
+      if (this.store.follows(req.netns) && this.opts.host.namespaceExists(req.netns)) return null;
+      return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
+    }
     if (ns.nsid === null) {
       return {
         reason: 'netns-unwatched',
@@ -216,9 +246,9 @@ export class SlotWaits extends EventEmitter {
     return null;
   }
 
-  private answer(req: WaitRequest, started: number, reason: WaitReason, error?: string): WaitAnswer {
+  private answer(req: WaitRequest, started: number, reason: WaitReason, error?: string, read?: LinkFacts): WaitAnswer {
     const ns = this.store.get(req.netns);
-    const link = ns?.links?.get(req.iface);
+    const link = read ?? ns?.links?.get(req.iface);
     const carrier = Boolean(link?.carrier);
     const holders = ns && link ? this.opts.host.holders.holders(ns.inode, req.iface).map(({ pid, comm }) => ({ pid, comm })) : [];
     const a: WaitAnswer = {
@@ -233,8 +263,9 @@ export class SlotWaits extends EventEmitter {
       ...(error ? { error } : {}),
     };
     if (reason === 'timeout')
-      a.error =
-        holders.length > 0
+      a.error = !ns
+        ? `${req.netns} exists but vmgate has not read it yet (created a moment ago): no carrier seen within ${req.timeoutMs}ms`
+        : holders.length > 0
           ? `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms although pid ${holders.map((h) => h.pid).join(',')} holds it`
           : `no carrier on ${req.netns}/${req.iface} within ${req.timeoutMs}ms: no process has the tap attached`;
     this.emit('finished', a);

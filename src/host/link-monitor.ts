@@ -11,7 +11,8 @@ const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
  * One long-lived `ip -o monitor all-nsid link` in the host namespace: link changes of every namespace that has an
  * nsid. Not the `nsid` object: for every nsid event ip re-reads all of /run/netns to print a name (18.6k openat and
  * sendmsg in 6 s of churn at 900 slots, and the link lines queued behind them). vmgate learns of namespaces from
- * inotify on /run/netns and asks their nsids itself. Emits 'event' (MonitorEvent) and 'exit' (reason).
+ * inotify on /run/netns and asks their nsids itself. Emits 'event' (MonitorEvent), 'exit' (reason) and 'overflow'
+ * (ip's error line) when its socket overflowed and events were lost.
  */
 export class LinkMonitor extends EventEmitter {
   private child: ChildProcess | null = null;
@@ -36,6 +37,10 @@ export class LinkMonitor extends EventEmitter {
     this.on('exit', fn);
   }
 
+  onOverflow(fn: (detail: string) => void): void {
+    this.on('overflow', fn);
+  }
+
   /** Resolves once the kernel delivers events to the monitor's socket, so a read after this misses nothing. */
   async start(): Promise<void> {
     const args = ['-o', 'monitor', 'all-nsid', 'link'];
@@ -45,7 +50,13 @@ export class LinkMonitor extends EventEmitter {
       : spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
+    child.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      stderr = (stderr + text).slice(-500);
+      // the socket overflowed: ip carries on, but the events in between are lost for good
+      const m = /netlink receive error[^\n]*No buffer space available[^\n]*/.exec(text);
+      if (m && this.child === child) this.emit('overflow', m[0].trim());
+    });
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (line) => {
       const ev = parseMonitorLine(line);

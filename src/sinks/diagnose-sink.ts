@@ -22,12 +22,16 @@ export function logDiagnoses(gate: Gate, log: Logger, source: ProcessSource): Af
   return queue;
 }
 
+/** /diagnose calls running at once; more answer 429 with Retry-After at once */
+export const DIAGNOSES_IN_FLIGHT = 2;
+
 /**
  * GET /diagnose?netns=NAME[&compare=NAME]: only slot namespaces (--netns-pattern), and the guest probe only to
  * the configured guest address (serve --guest): any local user may call it, so it must not tell what else exists
  * or become a port scanner run as root from inside any namespace.
  */
-export function diagnoseRoute(gate: Gate, guest: string, source: ProcessSource): ExtraRoute {
+export function diagnoseRoute(gate: Gate, guest: string, source: ProcessSource, maxInFlight = DIAGNOSES_IN_FLIGHT): ExtraRoute {
+  let inFlight = 0;
   return async (params) => {
     const netns = params.get('netns');
     const compare = params.get('compare');
@@ -47,8 +51,20 @@ export function diagnoseRoute(gate: Gate, guest: string, source: ProcessSource):
       if (name !== null && !gate.config.netnsPattern.test(name))
         return { status: 404, body: { verdict: 'netns-not-found', error: `no slot namespace '${name}' (matching --netns-pattern)` } };
     }
-    const slots = () => gate.slots();
-    const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest, slots, { processes: source });
-    return { status: slot.facts.exists ? 200 : 404, body: diagnosisJson(slot, other) };
+    // each diagnosis spawns ip and a guest probe: a few at a time, the rest answered at once (any local user may call)
+    if (inFlight >= maxInFlight)
+      return {
+        status: 429,
+        headers: { 'retry-after': '1' },
+        body: { error: `${inFlight} diagnoses are in flight (at most ${maxInFlight}); retry in a second` },
+      };
+    inFlight += 1;
+    try {
+      const slots = () => gate.slots();
+      const { slot, compare: other } = await diagnoseWithCompare(gate.config, netns, compare ?? undefined, guest, slots, { processes: source });
+      return { status: slot.facts.exists ? 200 : 404, body: diagnosisJson(slot, other) };
+    } finally {
+      inFlight -= 1;
+    }
   };
 }

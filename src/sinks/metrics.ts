@@ -75,6 +75,14 @@ export function createMetrics(gate: Gate): Registry {
       this.set(gate.leakSummary?.suspected.length ?? 0);
     },
   });
+  const overflows = new Counter({
+    name: 'vmgate_link_event_overflows_total',
+    help: "Times the link watcher's netlink socket overflowed and events were lost (each followed by a full re-read)",
+    registers: [registry],
+  });
+  gate.on('watcher', (event: string) => {
+    if (event === 'overflow') overflows.inc();
+  });
   new Gauge({
     name: 'vmgate_orphaned_host_rules',
     help: 'Firewall rules of dead slots left on the host (no namespace, no veth), as last read (--host-state-interval)',

@@ -27,6 +27,11 @@ export class NodeMetaPublisher {
   private chain: Promise<void> = Promise.resolve();
   /** how many POSTs reached Nomad (tests and logs) */
   writes = 0;
+  private lastWriteAt = -Infinity;
+  private pendingWant: Record<string, string | null> | null = null;
+  private lastWanted: Record<string, string | null> | null = null;
+  private debounceTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly client: NomadClient,
@@ -57,8 +62,49 @@ export class NodeMetaPublisher {
     return this.chain;
   }
 
+  /**
+   * serve: the latest verdict, written at most once per `minIntervalMs` (the latest value wins): a count hovering at
+   * a threshold must not write on every flip (each write is a system-job evaluation in Nomad).
+   */
+  publishLatest(verdict: string, failing: string[], minIntervalMs = 10_000): void {
+    const want: Record<string, string | null> = { [this.keys.verdict]: verdict, [this.keys.reason]: failing.join(',') };
+    this.lastWanted = want;
+    this.pendingWant = want;
+    if (this.debounceTimer) return;
+    this.debounceTimer = setTimeout(
+      () => {
+        this.debounceTimer = null;
+        const w = this.pendingWant;
+        this.pendingWant = null;
+        if (w) this.chain = this.chain.then(() => this.write(w));
+      },
+      Math.max(0, this.lastWriteAt + minIntervalMs - Date.now()),
+    );
+    this.debounceTimer.unref();
+  }
+
+  /**
+   * Every `everyMs`, read the node's metadata again and write what differs from the last verdict: a Nomad that lost
+   * its metadata (restarted empty) gets it back within that time. One GET a period while nothing differs.
+   */
+  startRefresh(everyMs = 60_000): void {
+    this.refreshTimer = setInterval(() => {
+      const want = this.lastWanted;
+      if (!want || this.pendingWant) return;
+      this.chain = this.chain.then(() => {
+        this.known = null;
+        return this.write(want);
+      });
+    }, everyMs);
+    this.refreshTimer.unref();
+  }
+
   /** On clean shutdown: remove only this writer's keys, so a stopped gate does not leave a stale "true" behind. */
   unset(): Promise<void> {
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.debounceTimer = this.refreshTimer = null;
+    this.pendingWant = this.lastWanted = null;
     this.chain = this.chain.then(() => this.write({ [this.keys.verdict]: null, [this.keys.reason]: null }));
     return this.chain;
   }
@@ -83,6 +129,7 @@ export class NodeMetaPublisher {
     try {
       await this.client.setNodeMeta(meta);
       this.writes += 1;
+      this.lastWriteAt = Date.now();
       this.known = { ...(this.known ?? {}), ...meta };
       if (this.lastProblem !== null) this.log.info({ nomad: 'ok' }, 'nomad node metadata: publishing works again');
       this.lastProblem = null;

@@ -72,6 +72,16 @@ export class FakeEvents implements LinkEventSource {
     this.exitFns.push(fn);
   }
 
+  private overflowFns: ((detail: string) => void)[] = [];
+  onOverflow(fn: (detail: string) => void): void {
+    this.overflowFns.push(fn);
+  }
+
+  /** the monitor's socket overflowed: events in between were lost */
+  overflow(detail = 'netlink receive error No buffer space available (105)'): void {
+    for (const fn of this.overflowFns) fn(detail);
+  }
+
   emit(ev: MonitorEvent): void {
     if (this.running) for (const fn of this.eventFns) fn(ev);
   }
@@ -143,6 +153,11 @@ export class FakeHost implements GateHost {
     if (state === 'deleted') ns.links.delete(iface);
     else ns.links.set(iface, link(iface, state));
     if (ns.nsid !== null) this.events.emit(linkEvent(ns.nsid, iface, state));
+  }
+
+  /** the kernel's link change whose event is lost or late: stored, not emitted */
+  setTapQuietly(name: string, state: 'carrier' | 'no-carrier' | 'down', iface = 'tap0'): void {
+    this.namespaces.get(name)!.links.set(iface, link(iface, state));
   }
 
   readonly holders = {

@@ -12,6 +12,13 @@ describe('usage errors: exit 2, one clear line, nothing done', () => {
     [['check', '--tap', 'a-name-far-too-long'], /^vmgate: --tap 'a-name-far-too-long' is not an interface name/],
     [['frobnicate'], /^vmgate: unknown command 'frobnicate'/],
     [['inventory', 'extra'], /^vmgate: inventory: unexpected argument 'extra'$/],
+    [['check', '--extra-checks', 'all,bogus'], /^vmgate: --extra-checks: unknown check id 'bogus'/],
+    [['check', '--netns-pattern', ''], /^vmgate: --netns-pattern must not be empty/],
+    [['check', '--dedupe-rules'], /^vmgate: --dedupe-rules only works together with --fix$/],
+    [['check', '--slot-layout', 'v9'], /^vmgate: --slot-layout 'v9' must be e2b-v1 or none$/],
+    [['check', '--host-cidr', '10.11.0.0'], /^vmgate: --host-cidr '10.11.0.0' is not an IPv4 CIDR/],
+    [['check', '--host-veth', 'veth-'], /^vmgate: --host-veth 'veth-' must contain \{N\} once/],
+    [['serve', '--host-state-interval', '10ms'], /^vmgate: --host-state-interval '10ms' must be at least 1s$/],
   ];
   for (const [args, want] of cases) {
     it(args.join(' '), async () => {
@@ -22,6 +29,12 @@ describe('usage errors: exit 2, one clear line, nothing done', () => {
       expect(r.stderr.trim()).toMatch(want);
     });
   }
+  it('an empty VMGATE_NETNS_PATTERN is a usage error, not "every namespace"', async () => {
+    const r = await runCli(['cleanup', '--dry-run', '--json'], { VMGATE_NETNS_PATTERN: '' });
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toContain('--netns-pattern must not be empty');
+  });
+
   it('reads flags from VMGATE_* and lets the flag win', async () => {
     let r = await runCli(['check', '--json'], { VMGATE_MIN_AGE: 'later' });
     expect(r.exitCode).toBe(2);

@@ -483,3 +483,53 @@ describe('names in /run/netns', () => {
     expect(g.linksOf('ns-1')).toBeNull();
   });
 });
+
+describe('the gate keeps no lie (issue 25, items 5-8)', () => {
+  it('5. lost link events (the monitor socket overflowed) cause a resync: a carrier lost meanwhile is seen', async () => {
+    const host = new FakeHost();
+    host.add('ns-1', 'carrier');
+    const g = await started(host);
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('carrier-up');
+    host.setTapQuietly('ns-1', 'no-carrier');
+    const watcher: string[] = [];
+    g.on('watcher', (ev: string) => watcher.push(ev));
+    host.events.overflow();
+    await until(() => g.linksOf('ns-1')?.find((l) => l.name === 'tap0')?.carrier === false);
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('timeout');
+    expect(watcher).toContain('overflow');
+    expect(g.overflows).toBe(1);
+  });
+
+  it('6. a "no" about carrier is checked against the kernel first: a late event never makes a timeout', async () => {
+    const host = new FakeHost();
+    host.add('ns-1');
+    host.add('ns-2');
+    const g = await started(host);
+    host.setTapQuietly('ns-1', 'carrier');
+    const now = (await g.wait(q('ns-1', 0)))!;
+    expect([now.reason, now.carrier]).toEqual(['carrier-up', true]);
+    const waiting = g.wait(q('ns-2', 30));
+    await tick(5);
+    host.setTapQuietly('ns-2', 'carrier');
+    expect((await waiting)!.reason).toBe('carrier-up');
+  });
+
+  it('7. a renamed tap leaves no ghost: the old name is gone', async () => {
+    const host = new FakeHost();
+    host.add('ns-1', 'down');
+    const g = await started(host);
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('iface-admin-down');
+    host.events.emit(linkEvent(1, 'tapX', 'down', 5));
+    expect(g.linksOf('ns-1')!.map((l) => l.name)).toEqual(['lo', 'tapX']);
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('iface-not-found');
+  });
+
+  it('8. a namespace that exists but was not read yet is never netns-not-found', async () => {
+    const host = new FakeHost();
+    const g = await started(host);
+    host.add('ns-9');
+    const a = (await g.wait(q('ns-9', 0)))!;
+    expect(a.reason).not.toBe('netns-not-found');
+    expect((await g.wait(q('ns-404', 0)))!.reason).toBe('netns-not-found');
+  });
+});

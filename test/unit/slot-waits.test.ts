@@ -99,7 +99,9 @@ describe('timeout_ms is honoured from the moment the request arrives', () => {
     host.set('ready');
     const waits = new SlotWaits(store, { maxWaiters: 10, gate: host, host: fresh });
     const a = (await waits.wait({ netns: 'ns-9', iface: 'tap0', timeoutMs: 80 }))!;
-    expect(a.reason).toBe('netns-not-found');
+    // it exists: never "not found" (issue 25 item 8); its deadline is kept
+    expect(a.reason).toBe('timeout');
+    expect(a.error).toContain('exists but vmgate has not read it yet');
     expect(a.waitedMs).toBeLessThan(1000);
     expect(waits.count).toBe(0);
   });

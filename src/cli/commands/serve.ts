@@ -50,8 +50,9 @@ export async function run(o: ParsedOptions): Promise<number> {
   const meta = o['nomad-meta'] ? NodeMetaPublisher.fromEnv(log, GATE_KEYS) : null;
   await meta?.warm();
   if (meta) {
+    meta.startRefresh();
     gate.on('verdict', (v: HostVerdict) => {
-      if (v.reason !== 'starting') void meta.publish(String(v.ready), failingIds(v));
+      if (v.reason !== 'starting') meta.publishLatest(String(v.ready), failingIds(v));
     });
   }
   const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });

@@ -34,7 +34,9 @@ export function hostAnswer(gate: Gate, res: ServerResponse, verbose: boolean): v
 
 export async function readyForVm(gate: Gate, req: IncomingMessage, res: ServerResponse, params: URLSearchParams): Promise<void> {
   const keys = [...params.keys()];
-  if (keys.length === 0 || (keys.length === 1 && keys[0] === 'verbose')) return hostAnswer(gate, res, keys.length === 1);
+  // ?verbose and ?verbose=1 (or true) answer the readyz-style text; ?verbose=0 (or false) the JSON
+  if (keys.length === 0 || (keys.length === 1 && keys[0] === 'verbose'))
+    return hostAnswer(gate, res, keys.length === 1 && !/^(0|false)$/i.test(params.get('verbose') ?? ''));
   // --tap is the default interface here too
   const parsed = parseWaitQuery(params, 10_000, gate.config.tap);
   if ('error' in parsed) {

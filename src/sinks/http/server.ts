@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { readyForVm } from './ready-for-vm.js';
 import { sendJson, sendText } from './respond.js';
 
-export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; body: unknown }>;
+export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
 
 /** The gate's HTTP face. Routes are thin: each asks the gate or a sink and writes what it gets. */
 export function createGateServer(gate: Gate, metrics: Registry, log: Logger, extra: Record<string, ExtraRoute> = {}): Server {
@@ -51,6 +51,7 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
           const handler = extra[url.pathname];
           if (handler) {
             const r = await handler(url.searchParams);
+            for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
             return sendJson(res, r.status, r.body);
           }
           return sendJson(res, 404, { error: `no route ${url.pathname}` });
@@ -65,6 +66,13 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
     });
   });
   server.keepAliveTimeout = 65_000;
+  // CONNECT never reaches the request handler: without this the connection was closed with no answer
+  server.on('connect', (_req, socket) => {
+    socket.on('error', () => undefined);
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nallow: GET, HEAD\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":"method CONNECT not allowed"}',
+    );
+  });
   // a malformed request line or header never reaches the handler: answer 400 and close, never throw
   server.on('clientError', (_err, socket) => {
     if (socket.writable)
