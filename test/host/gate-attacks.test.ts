@@ -58,7 +58,7 @@ describeHost('the gate under attack', () => {
       } finally {
         process.kill(mon, 'SIGCONT');
       }
-      await box.stop(holder!);
+      await box.stop(holder);
     } finally {
       await s.stop();
     }
