@@ -140,4 +140,46 @@ describe('node metadata publisher', () => {
     expect(n.posts).toEqual([{ vmgate_preflight: 'fail', vmgate_preflight_reason: 'tun-device' }]);
     await n.close();
   });
+
+  it('serve: a verdict flapping 40 times is written at most once per interval, the latest value wins', async () => {
+    const n = await statefulNomad({ port: 0 });
+    const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), pino({ level: 'silent' }), GATE_KEYS);
+    for (let i = 0; i < 40; i++) p.publishLatest(i % 2 === 0 ? 'false' : 'true', i % 2 === 0 ? ['netns-capacity'] : [], 200);
+    await until(() => n.posts.length >= 1);
+    await new Promise((r) => setTimeout(r, 300));
+    // one write, of the latest value; a flip within the interval after it waits for the interval
+    expect(n.posts).toEqual([{ vmgate_ready: 'true', vmgate_reason: '' }]);
+    p.publishLatest('false', ['tun-device'], 200);
+    p.publishLatest('true', [], 200);
+    p.publishLatest('false', ['tun-device'], 200);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(n.posts).toHaveLength(1);
+    await until(() => n.posts.length === 2);
+    expect(n.posts[1]).toEqual({ vmgate_ready: 'false', vmgate_reason: 'tun-device' });
+    await p.unset();
+    await n.close();
+  });
+
+  it('serve: metadata lost by Nomad (restarted empty) is written back at the next refresh', async () => {
+    const n = await statefulNomad({ port: 0 });
+    const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), pino({ level: 'silent' }), GATE_KEYS);
+    p.publishLatest('true', [], 0);
+    await until(() => n.posts.length === 1);
+    p.startRefresh(50);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(n.posts).toHaveLength(1); // nothing differs: reads only
+    for (const k of Object.keys(n.dynamic)) delete n.dynamic[k];
+    await until(() => n.posts.length === 2);
+    expect(n.dynamic).toMatchObject({ vmgate_ready: 'true', vmgate_reason: '' });
+    await p.unset();
+    await n.close();
+  });
 });
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
