@@ -146,12 +146,12 @@ describe('node metadata publisher', () => {
     const p = new NodeMetaPublisher(client({ NOMAD_ADDR: n.addr }), pino({ level: 'silent' }), GATE_KEYS);
     for (let i = 0; i < 40; i++) p.publishLatest(i % 2 === 0 ? 'false' : 'true', i % 2 === 0 ? ['netns-capacity'] : [], 200);
     await until(() => n.posts.length >= 1);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 50));
     // one write, of the latest value; a flip within the interval after it waits for the interval
     expect(n.posts).toEqual([{ vmgate_ready: 'true', vmgate_reason: '' }]);
-    p.publishLatest('false', ['tun-device'], 200);
-    p.publishLatest('true', [], 200);
-    p.publishLatest('false', ['tun-device'], 200);
+    p.publishLatest('false', ['tun-device'], 600);
+    p.publishLatest('true', [], 600);
+    p.publishLatest('false', ['tun-device'], 600);
     await new Promise((r) => setTimeout(r, 50));
     expect(n.posts).toHaveLength(1);
     await until(() => n.posts.length === 2);
