@@ -8,6 +8,7 @@ import type { LeakOptions } from '../config/leak-options.js';
 import { judgeHostState, type HostStateView } from '../checks/host-state.js';
 import { slotIndex } from '../config/slot-layout.js';
 import { LeakTracker } from './leak-tracker.js';
+import type { GateEvents } from './events.js';
 import { LinkStore } from './link-store.js';
 import { LiveFacts } from './live-facts.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
@@ -35,10 +36,9 @@ export interface GateOptions {
 /**
  * The readiness gate's engine: subscribe (the link event source), then read (resync), then follow events. A dead
  * source is restarted with backoff and followed by a resync. Everything it knows of the host comes through the
- * GateHost it is given. Emits 'verdict'(now, before), 'watcher'(event, detail), 'finished'(answer) and, with leak
- * tracking, 'leak'(kind, ...) for what gate/leak-tracker.ts emits (suspected, in-use, idle-ended, tap-busy).
+ * GateHost it is given. Its events are typed (gate/events.ts): verdict, watcher, finished and, with leak tracking, leak.
  */
-export class Gate extends EventEmitter {
+export class Gate extends EventEmitter<GateEvents> {
   private readonly store: LinkStore;
   private readonly waits: SlotWaits;
   private readonly live: LiveFacts;
@@ -73,11 +73,14 @@ export class Gate extends EventEmitter {
       evaluated: () => this.firstEvaluation,
     };
     this.waits = new SlotWaits(this.store, { maxWaiters: opts.maxWaiters, gate: opts.gateOnHost ? view : ALWAYS_READY, host, pidPollMs: opts.pidPollMs });
-    this.waits.on('finished', (a: WaitAnswer) => this.emit('finished', a));
+    this.waits.on('finished', (a) => this.emit('finished', a));
     this.live = new LiveFacts(this.store, host, config);
     if (opts.leaks) {
       const leaks = new LeakTracker(this.store, host, config.tap, opts.leaks, () => this.live.get());
-      for (const kind of ['suspected', 'in-use', 'idle-ended', 'tap-busy']) leaks.on(kind, (...args: unknown[]) => this.emit('leak', kind, ...args));
+      leaks.on('suspected', (leak) => this.emit('leak', { kind: 'suspected', leak }));
+      leaks.on('in-use', (netns, idleSeconds) => this.emit('leak', { kind: 'in-use', netns, idleSeconds }));
+      leaks.on('idle-ended', (seconds) => this.emit('leak', { kind: 'idle-ended', seconds }));
+      leaks.on('tap-busy', (busy) => this.emit('leak', { kind: 'tap-busy', busy }));
       // a new count is judged on the facts last read: no re-read of the host for it
       leaks.on('summary', () => this.judge());
       this.leaks = leaks;

@@ -5,6 +5,8 @@ import type { LeakOptions } from '../config/leak-options.js';
 import type { ProcessRef, TapHolder } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 import type { LinkStore, TrackedNamespace } from './link-store.js';
+import type { LeakEvent, LeakTrackerEvents, TapBusyEvent } from './events.js';
+export type { LeakEvent, TapBusyEvent } from './events.js';
 
 /** what was last seen of a slot: 'new' until the first look */
 type Seen = 'new' | 'active' | 'idle' | 'unknown';
@@ -30,22 +32,6 @@ interface SlotIdle {
   busy: string;
 }
 
-/** One suspected leak, for the warn line. */
-export interface LeakEvent {
-  netns: string;
-  tap: string;
-  tapState: string;
-  idleSeconds: number;
-  lastHolder: ProcessRef | null;
-  orchestrators: number[];
-}
-
-export interface TapBusyEvent {
-  netns: string;
-  tap: string;
-  holders: TapHolder[];
-}
-
 export type LeakHost = Pick<GateHost, 'holders'>;
 
 /** how often the slots are looked at again: a quarter of --leak-age, between 250 ms and 30 s */
@@ -61,7 +47,7 @@ export function sweepInterval(ageMs: number): number {
  * begun after the slot went idle has found none. Deletes nothing. Emits 'suspected'(LeakEvent), 'in-use'(netns,
  * idleSeconds), 'idle-ended'(seconds), 'tap-busy'(TapBusyEvent) and 'summary'(LeakSummary) when the count changes.
  */
-export class LeakTracker extends EventEmitter {
+export class LeakTracker extends EventEmitter<LeakTrackerEvents> {
   private readonly slots = new Map<string, SlotIdle>();
   private readonly byInode = new Map<number, SlotIdle>();
   private readonly startedAtMs: number;

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { GateHost } from './gate-host.js';
 import type { LinkStore } from './link-store.js';
+import type { SlotWaitsEvents } from './events.js';
 import type { LinkFacts } from '../host/types.js';
 import type { WaitAnswer, WaitReason, WaitRequest } from './wait-answer.js';
 
@@ -48,7 +49,7 @@ export interface SlotWaitsOptions {
  * Slot waits, answered from link events: a waiter is looked at again only when its namespace changes, its
  * pid is gone, or its time is up. Emits 'finished'(answer) for every answered wait.
  */
-export class SlotWaits extends EventEmitter {
+export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private pidTimer: NodeJS.Timeout | null = null;
   private closed = false;

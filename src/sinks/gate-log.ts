@@ -1,6 +1,6 @@
 import type { Gate } from '../gate/gate.js';
 import { failingIds, type HostVerdict } from '../gate/host-verdict.js';
-import type { LeakEvent, TapBusyEvent } from '../gate/leak-tracker.js';
+import type { LeakNotice } from '../gate/events.js';
 import type { WaitAnswer } from '../gate/wait-answer.js';
 import { formatDuration } from '../config/duration.js';
 import { LogLimiter } from './log-limiter.js';
@@ -47,8 +47,8 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
           .join('; ')}`,
       );
   });
-  gate.on('leak', (kind: string, ...args: unknown[]) => logLeak(log, limiter, kind, args));
-  gate.on('watcher', (event: string, detail: string) => {
+  gate.on('leak', (notice) => logLeak(log, limiter, notice));
+  gate.on('watcher', (event, detail) => {
     if (event === 'restarted') log.info({ watcher: event }, `link watcher restarted (${detail}) and state re-read`);
     else log.warn({ watcher: event }, `link watcher ${event}: ${detail}`);
   });
@@ -60,9 +60,9 @@ export function logGate(gate: Gate, log: Logger): LogLimiter {
  * a thousand leaked slots crossing --leak-age together must not write a thousand lines at once: the rest are counted
  * in the summary line, and slot-leaks and /inventory name them all); an info line when a suspect is used again.
  */
-function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]): void {
-  if (kind === 'suspected') {
-    const e = args[0] as LeakEvent;
+function logLeak(log: Logger, limiter: LogLimiter, notice: LeakNotice): void {
+  if (notice.kind === 'suspected') {
+    const e = notice.leak;
     if (!limiter.allow('suspected-leak', 'suspected-leak')) return;
     const holder = e.lastHolder ? `last held by pid ${e.lastHolder.pid} (${e.lastHolder.comm})` : 'no holder seen while vmgate watched';
     log.warn(
@@ -78,14 +78,14 @@ function logLeak(log: Logger, limiter: LogLimiter, kind: string, args: unknown[]
       },
       `suspected leak: ${e.netns} idle for ${formatDuration(e.idleSeconds * 1000)} (${e.tap} ${e.tapState}, ${holder}) while the orchestrator runs (pid ${e.orchestrators.join(',')}); nothing deleted`,
     );
-  } else if (kind === 'in-use') {
-    const [netns, idleSeconds] = args as [string, number];
+  } else if (notice.kind === 'in-use') {
+    const { netns, idleSeconds } = notice;
     log.info(
       { netns, idleSeconds, suspectedLeak: false },
       `${netns} is in use again after ${formatDuration(idleSeconds * 1000)} idle: no longer a suspected leak`,
     );
-  } else if (kind === 'tap-busy') {
-    const e = args[0] as TapBusyEvent;
+  } else if (notice.kind === 'tap-busy') {
+    const e = notice.busy;
     if (!limiter.allow('tap-busy', 'tap-busy')) return;
     const who = e.holders.map((h) => `pid ${h.pid} (${h.comm}) fd ${h.fd}`).join(', ');
     log.warn(

@@ -1,7 +1,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from '../gate/gate.js';
-import type { WaitAnswer } from '../gate/wait-answer.js';
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
@@ -80,7 +79,7 @@ export function createMetrics(gate: Gate): Registry {
     help: "Times the link watcher's netlink socket overflowed and events were lost (each followed by a full re-read)",
     registers: [registry],
   });
-  gate.on('watcher', (event: string) => {
+  gate.on('watcher', (event) => {
     if (event === 'overflow') overflows.inc();
   });
   new Gauge({
@@ -106,8 +105,8 @@ export function createMetrics(gate: Gate): Registry {
     buckets: [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400],
     registers: [registry],
   });
-  gate.on('leak', (kind: string, seconds: unknown) => {
-    if (kind === 'idle-ended') idle.observe(seconds as number);
+  gate.on('leak', (notice) => {
+    if (notice.kind === 'idle-ended') idle.observe(notice.seconds);
   });
   const waits = new Counter({ name: 'vmgate_carrier_waits_total', help: 'Finished slot waits by reason', labelNames: ['reason'], registers: [registry] });
   const duration = new Histogram({
@@ -117,7 +116,7 @@ export function createMetrics(gate: Gate): Registry {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120],
     registers: [registry],
   });
-  gate.on('finished', (a: WaitAnswer) => {
+  gate.on('finished', (a) => {
     waits.inc({ reason: a.reason });
     duration.observe({ reason: a.reason }, a.waitedMs / 1000);
   });

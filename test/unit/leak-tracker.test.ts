@@ -41,7 +41,11 @@ async function harness(opts: Partial<LeakOptions> = {}, setup: (h: FakeHost) => 
     () => now,
   );
   const events: { kind: string; args: unknown[] }[] = [];
-  for (const kind of ['suspected', 'in-use', 'idle-ended', 'tap-busy', 'summary']) tracker.on(kind, (...args: unknown[]) => events.push({ kind, args }));
+  tracker.on('suspected', (...args) => events.push({ kind: 'suspected', args }));
+  tracker.on('in-use', (...args) => events.push({ kind: 'in-use', args }));
+  tracker.on('idle-ended', (...args) => events.push({ kind: 'idle-ended', args }));
+  tracker.on('tap-busy', (...args) => events.push({ kind: 'tap-busy', args }));
+  tracker.on('summary', (...args) => events.push({ kind: 'summary', args }));
   return {
     host,
     store,
