@@ -14,7 +14,7 @@ export function checkLeftoverHostRules(host: HostStateView | null, view: SlotsVi
   if (host.incomplete !== null) {
     return {
       id,
-      status: 'warn',
+      status: 'unknown',
       message: `the host's slot state could not be read completely (${host.incomplete}): no rule or route is judged or deleted; install iptables and run vmgate as root in the host's network namespace`,
       details,
     };

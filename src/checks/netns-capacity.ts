@@ -22,7 +22,12 @@ export function checkNetnsCapacity(count: NamespaceCount, config: HostConfig): C
   const { total, owned, limit, limitSource } = count;
   const details = { total, owned, limit, limitSource, warnAt: limit === null ? null : Math.ceil(limit * config.capacityWarn) };
   if (limit === null) {
-    return { id: 'netns-capacity', status: 'warn', message: `${total} named namespaces; the kernel limit could not be read: pass --max-namespaces`, details };
+    return {
+      id: 'netns-capacity',
+      status: 'unknown',
+      message: `${total} named namespaces; the kernel limit could not be read: pass --max-namespaces`,
+      details,
+    };
   }
   const pct = Math.round((total / limit) * 100);
   if (total >= limit) {

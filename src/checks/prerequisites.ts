@@ -36,7 +36,7 @@ export function judgePrerequisites(ids: readonly ExtraCheckId[], f: Prerequisite
 
 export function checkKvm(k: PrerequisiteFacts['kvm']): CheckResult {
   const id = 'kvm-device';
-  if (!k) return { id, status: 'fail', message: '/dev/kvm was not looked at', details: {} };
+  if (!k) return { id, status: 'unknown', message: '/dev/kvm was not looked at', details: {} };
   const details = { path: '/dev/kvm', ...k };
   if (!k.exists)
     return {
@@ -66,7 +66,7 @@ export function checkKvm(k: PrerequisiteFacts['kvm']): CheckResult {
 export function checkIpForward(v: number | null | undefined): CheckResult {
   const id = 'ip-forward';
   const details = { sysctl: 'net.ipv4.ip_forward', value: v ?? null };
-  if (v === null || v === undefined) return { id, status: 'fail', message: 'net.ipv4.ip_forward could not be read', details };
+  if (v === null || v === undefined) return { id, status: 'unknown', message: 'net.ipv4.ip_forward could not be read', details };
   if (v !== 1)
     return {
       id,
@@ -82,7 +82,7 @@ export function checkNeigh(v: number | null | undefined, cap: { slots: number; s
   const need = cap.slots * NEIGH_PER_SLOT + NEIGH_HEADROOM;
   const set = nextPow2(need);
   const details = { sysctl: 'net.ipv4.neigh.default.gc_thresh3', value: v ?? null, slots: cap.slots, slotsFrom: cap.source, needed: need };
-  if (v === null || v === undefined) return { id, status: 'warn', message: 'net.ipv4.neigh.default.gc_thresh3 could not be read', details };
+  if (v === null || v === undefined) return { id, status: 'unknown', message: 'net.ipv4.neigh.default.gc_thresh3 could not be read', details };
   if (v < need)
     return {
       id,

@@ -7,7 +7,7 @@ import { hostStateOf } from './host-state.js';
 import { checkNetnsCapacity, countNamespaces } from './netns-capacity.js';
 import { classifySlots, type SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
-import type { CheckResult } from './types.js';
+import { blocks, type CheckResult } from './types.js';
 
 /** The prestart checks, registered once: `--ignore` accepts exactly these ids, in this order they run. */
 export const CHECKS = [
@@ -35,6 +35,7 @@ export function demote(r: CheckResult, ignore: ReadonlySet<string>): CheckResult
   return { ...r, status: 'warn', message: `${r.message} (failure ignored by --ignore)`, details: { ...r.details, ignored: true } };
 }
 
+/** No result blocks (checks/types.ts `blocks`: only fail does). */
 export function allPassed(results: CheckResult[]): boolean {
-  return results.every((r) => r.status !== 'fail');
+  return results.every((r) => !blocks(r.status));
 }

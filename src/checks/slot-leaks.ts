@@ -42,7 +42,7 @@ export function checkSlotLeaks(s: LeakSummary, o: LeakOptions): CheckResult {
     failAt: o.fail,
     orchestratorRunning: s.orchestratorRunning,
   };
-  if (s.notJudged !== null) return { id: 'slot-leaks', status: s.notJudged.startsWith('not judged yet') ? 'pass' : 'warn', message: s.notJudged, details };
+  if (s.notJudged !== null) return { id: 'slot-leaks', status: 'unknown', message: s.notJudged, details };
   if (!s.orchestratorRunning)
     return {
       id: 'slot-leaks',

@@ -5,7 +5,7 @@ import { checkTunDevice } from '../checks/tun-device.js';
 import { checkSlotLeaks, type LeakSummary } from '../checks/slot-leaks.js';
 import { checkLeftoverHostRules } from '../checks/leftover-host-rules.js';
 import type { HostStateView } from '../checks/host-state.js';
-import type { CheckResult } from '../checks/types.js';
+import { blocks, type CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
 import type { LeakOptions } from '../config/leak-options.js';
 import type { GateHostFacts } from '../host/gate-facts.js';
@@ -65,7 +65,7 @@ export function evaluateHost(
     // orphaned rules are judged like leaks: reported, never a reason to refuse a VM (the prestart reclaims them)
     ...(hostState ? [warnOnly(checkLeftoverHostRules(hostState, NO_ORCHESTRATOR_VIEW))] : []),
   ];
-  return { ready: checks.every((c) => c.status !== 'fail'), checks, checkedAt: new Date().toISOString() };
+  return { ready: checks.every((c) => !blocks(c.status)), checks, checkedAt: new Date().toISOString() };
 }
 
 const NO_ORCHESTRATOR_VIEW = { takenAtMs: 0, blind: null, orchestratorRunning: false, orchestrators: [], slots: [], orphans: [] };

@@ -1,10 +1,10 @@
 import type { CheckResult } from '../checks/types.js';
 import type { Logger } from './log.js';
 
-/** One line per check result: info for pass, warn, error for fail. */
+/** One line per check result: info for pass, warn for warn and unknown, error for fail. */
 export function logCheckResults(log: Logger, results: CheckResult[]): void {
   for (const r of results) {
-    const level = r.status === 'pass' ? 'info' : r.status === 'warn' ? 'warn' : 'error';
+    const level = r.status === 'pass' ? 'info' : r.status === 'fail' ? 'error' : 'warn';
     log[level]({ check: r.id, status: r.status, ...pickNames(r.details) }, `${r.id}: ${r.message}`);
   }
 }

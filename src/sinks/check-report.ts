@@ -1,7 +1,7 @@
 import type { FixedEntry, HostFixedEntry } from '../checks/fixed-entry.js';
 import type { CheckResult } from '../checks/types.js';
 
-const TAG = { pass: '[PASS]', warn: '[WARN]', fail: '[FAIL]' } as const;
+const TAG = { pass: '[PASS]', warn: '[WARN]', fail: '[FAIL]', unknown: '[UNKN]' } as const;
 
 export function formatCheckReport(results: CheckResult[], fixed: FixedEntry[], refused?: string, hostFixed: HostFixedEntry[] = []): string {
   const width = Math.max(...results.map((r) => r.id.length));
@@ -33,5 +33,6 @@ export function summaryLine(results: CheckResult[], fixed: FixedEntry[] = [], ho
       ? `; removed ${removed} leftover namespaces, ended ${killed} orphaned VMMs${rules > 0 ? `, deleted ${rules} host rules` : ''}`
       : '';
   const verdict = n('fail') > 0 ? 'host is NOT ready for the orchestrator' : 'host is ready for the orchestrator';
-  return `${results.length} checks: ${n('pass')} passed, ${n('warn')} warnings, ${n('fail')} failed${acted} - ${verdict}`;
+  const unknown = n('unknown') > 0 ? `, ${n('unknown')} unknown` : '';
+  return `${results.length} checks: ${n('pass')} passed, ${n('warn')} warnings${unknown}, ${n('fail')} failed${acted} - ${verdict}`;
 }

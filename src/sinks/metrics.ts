@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from '../gate/gate.js';
+import { CHECK_STATUSES } from '../checks/types.js';
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
@@ -28,7 +29,7 @@ export function createMetrics(gate: Gate): Registry {
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of gate.verdict.checks) for (const s of ['pass', 'warn', 'fail']) this.set({ check: c.id, status: s }, c.status === s ? 1 : 0);
+      for (const c of gate.verdict.checks) for (const s of CHECK_STATUSES) this.set({ check: c.id, status: s }, c.status === s ? 1 : 0);
     },
   });
   new Gauge({

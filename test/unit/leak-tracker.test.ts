@@ -212,7 +212,7 @@ describe('leak tracking (serve): idle time from events and passes', () => {
     await h.sweep();
     expect(h.tracker.summary.suspected).toEqual([]);
     expect(h.tracker.slot('ns-1').idleSeconds).toBeNull();
-    expect(checkSlotLeaks(h.tracker.summary, h.tracker.opts)).toMatchObject({ status: 'warn', message: expect.stringContaining('EACCES') });
+    expect(checkSlotLeaks(h.tracker.summary, h.tracker.opts)).toMatchObject({ status: 'unknown', message: expect.stringContaining('EACCES') });
   });
 
   it('two processes on one tap: one tap-busy event per set of holders', async () => {
@@ -297,7 +297,8 @@ describe('slot-leaks in the host gate', () => {
       host.setTap('ns-1', 'carrier');
       await tick();
       expect(gate.verdict.ready).toBe(true);
-      expect(verdicts).toEqual([true, false, true]);
+      // readiness as it changed (slot-leaks is unknown until its first sweep: a verdict event that keeps ready)
+      expect(verdicts.filter((v, i) => i === 0 || v !== verdicts[i - 1])).toEqual([true, false, true]);
     } finally {
       gate.stop();
     }
