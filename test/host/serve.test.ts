@@ -10,7 +10,7 @@ describeHost('vmgate serve: the readiness gate on real slots', () => {
   const box = new HostSandbox();
 
   it('host gate: 200 with checks, ?verbose in the readyz style, /healthz, /metrics, 404 and 405', async () => {
-    const s = await startServe(box);
+    const s = await startServe(box, '--slot-layout', 'none');
     let r = await get(`${s.url}/ready-for-vm`);
     expect(r.status).toBe(200);
     expect(r.body.ready).toBe(true);

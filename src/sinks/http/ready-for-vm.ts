@@ -9,7 +9,9 @@ export function verboseVerdict(v: HostVerdict): string {
   const lines =
     v.reason === 'starting'
       ? ['[-]starting failed: the first evaluation has not finished']
-      : v.checks.map((c) => (c.status === 'fail' ? `[-]${c.id} failed: ${c.message}` : `[+]${c.id} ok`));
+      : v.checks.map((c) =>
+          c.status === 'fail' ? `[-]${c.id} failed: ${c.message}` : c.status === 'unknown' ? `[?]${c.id} unknown: ${c.message}` : `[+]${c.id} ok`,
+        );
   lines.push(v.ready ? 'ready' : 'not ready');
   return `${lines.join('\n')}\n`;
 }
