@@ -1,4 +1,5 @@
 import type { SlotDetails } from '../host/slot-details.js';
+import { tapBusy } from './slot-use.js';
 
 export type Verdict =
   'healthy' | 'netns-not-found' | 'no-tap' | 'tap-admin-down' | 'tap-busy' | 'no-vmm' | 'vmm-not-attached' | 'no-carrier' | 'guest-unreachable';
@@ -30,7 +31,7 @@ export function diagnose(s: SlotDetails, tapName: string): Diagnosis {
       cause: `${ns}/${tapName} is administratively down, so carrier can never come`,
       next: `'ip -n ${ns} link set ${tapName} up', then restart the VMM`,
     };
-  if (s.tap.holders.length > 1) {
+  if (tapBusy(s.tap.holders)) {
     return {
       verdict: 'tap-busy',
       cause: `${s.tap.holders.length} processes hold ${ns}/${tapName} (${s.tap.holders.map((h) => `${h.pid} ${h.comm}`).join(', ')}): a new VMM gets EBUSY`,

@@ -11,6 +11,7 @@ import { isAlive, readProcessEntry, readProcessTableAsync, type ProcessEntry } f
 import { readTunDevice } from '../host/tun-device.js';
 import { existsSync } from 'node:fs';
 import { readHostSide } from '../host/host-side.js';
+import { readSelfFacts } from '../host/visibility.js';
 
 /**
  * The real host, wired for the gate: ip monitor for events, netlink dumps for links, inotify on /run/netns,
@@ -38,6 +39,7 @@ export function realGateHost(
     processTable: () => readProcessTableAsync(),
     gateFacts: () => readGateHostFacts(tunPath, netnsDir, extra),
     tun: () => readTunDevice(tunPath),
+    self: () => readSelfFacts(),
     // who is inside unnamed namespaces is for check and inventory: serve counts them, and never passes over /proc for it
     hostSide: () => readHostSide([], new Set()),
     close: () => reader.close(),

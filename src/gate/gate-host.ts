@@ -1,4 +1,5 @@
 import type { GateHostFacts } from '../host/gate-facts.js';
+import type { SelfFacts } from '../host/visibility.js';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
 import type { ProcessEntry, ProcessTable } from '../host/proc-table.js';
@@ -56,6 +57,8 @@ export interface GateHost {
   /** what each evaluation re-reads: named namespaces, kernel limit, tun device, vmgate's own view */
   gateFacts(): Promise<GateHostFacts>;
   tun(): TunDeviceFacts;
+  /** vmgate's own view: its PID namespace and whether it has CAP_SYS_PTRACE */
+  self(): SelfFacts;
   /** the host namespace's links, routes and firewall rules (slot layout); absent: not read (tests, wait) */
   hostSide?(): Promise<HostSideFacts>;
   close(): void;

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { LeakSummary } from '../checks/slot-leaks.js';
 import { linkState, type SlotsView, type SlotView } from '../checks/slots.js';
+import { tapBusy } from '../checks/slot-use.js';
 import type { LeakOptions } from '../config/leak-options.js';
 import type { ProcessRef, TapHolder } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
@@ -269,7 +270,7 @@ export class LeakTracker extends EventEmitter<LeakTrackerEvents> {
   }
 
   private noteBusy(s: SlotIdle, holders: TapHolder[]): void {
-    const busy = holders.length > 1 ? holders.map((h) => h.pid).join(',') : '';
+    const busy = tapBusy(holders) ? holders.map((h) => h.pid).join(',') : '';
     if (busy === s.busy) return;
     s.busy = busy;
     if (busy) this.emit('tap-busy', { netns: s.name, tap: this.tap, holders } satisfies TapBusyEvent);

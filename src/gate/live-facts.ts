@@ -40,7 +40,7 @@ export class LiveFacts {
 
   constructor(
     private readonly store: LinkStore,
-    private readonly host: Pick<GateHost, 'processTable' | 'tun' | 'holders'>,
+    private readonly host: Pick<GateHost, 'processTable' | 'tun' | 'holders' | 'self'>,
     private readonly config: HostConfig,
     private readonly maxAgeMs = TABLE_MAX_AGE_MS,
     /** the wall clock of slot ages and of SlotsView.takenAtMs (tests move it by hand) */
@@ -94,7 +94,7 @@ export class LiveFacts {
     this.reading ??= this.host
       .processTable()
       .then((table) => {
-        const visibility = visibilityOf(table);
+        const visibility = visibilityOf(table, undefined, this.host.self());
         this.pass = {
           table,
           at: performance.now(),

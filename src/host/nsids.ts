@@ -77,32 +77,3 @@ async function askNsid(sock: Socket, path: string): Promise<number | null | Erro
     closeSync(fd);
   }
 }
-
-/** Has the kernel give each namespace an nsid (RTM_NEWNSID, nsid -1 = pick one), as `ip netns set NAME auto`. */
-export async function requestNsids(names: string[], dir: string): Promise<Map<string, Error | null>> {
-  const out = new Map<string, Error | null>();
-  if (names.length === 0) return out;
-  const sock = createNetlink(0);
-  try {
-    for (const name of names) {
-      let fd: number;
-      try {
-        fd = openSync(`${dir}/${name}`, constants.O_RDONLY | constants.O_NONBLOCK);
-      } catch (err) {
-        out.set(name, err as Error);
-        continue;
-      }
-      try {
-        await sock.request(RTM_NEWNSID, nsidMessage(fd, -1), { timeout: 2000 });
-        out.set(name, null);
-      } catch (err) {
-        out.set(name, err as Error);
-      } finally {
-        closeSync(fd);
-      }
-    }
-  } finally {
-    sock.close();
-  }
-  return out;
-}

@@ -50,8 +50,7 @@ export async function placeTunFds(table: ProcessTable, selfPid = process.pid): P
 }
 
 /** What the process table and /run/netns listing tell about vmgate's view of the host. */
-export function visibilityOf(table: ProcessTable, netnsDirError?: string): VisibilityFacts {
-  const self = readSelfFacts();
+export function visibilityOf(table: ProcessTable, netnsDirError?: string, self = readSelfFacts()): VisibilityFacts {
   const errors = [table.error, netnsDirError].filter((e): e is string => e !== undefined);
   const unreadable = table.processes
     .filter((p) => p.unreadable !== undefined)

@@ -1,4 +1,5 @@
 import { formatDuration } from '../config/duration.js';
+import { tapBusy } from '../checks/slot-use.js';
 import type { DiagnosedSlot } from '../diagnose/diagnose-slot.js';
 
 const dash = (s: string) => s || '-';
@@ -12,7 +13,7 @@ function rows(d: DiagnosedSlot, tapName: string): [string, string][] {
     ['other holders', dash([...s.mounts.map((m) => `mount ${m}`), ...s.fdHolders.map((p) => `fd in ${p.pid} ${p.comm}`)].join(', '))],
     [`${tapName} flags`, t.exists ? `<${t.flags.join(',')}>` : 'no such interface'],
     [`${tapName} state`, t.exists ? `${t.adminUp ? 'up' : 'ADMIN DOWN'}, ${t.carrier ? 'carrier' : 'NO CARRIER'}, operstate ${t.operstate}` : '-'],
-    [`${tapName} holders`, dash(t.holders.map((h) => `${h.pid} ${h.comm} fd ${h.fd}`).join(', ') + (t.holders.length > 1 ? ' (EBUSY risk)' : ''))],
+    [`${tapName} holders`, dash(t.holders.map((h) => `${h.pid} ${h.comm} fd ${h.fd}`).join(', ') + (tapBusy(t.holders) ? ' (EBUSY risk)' : ''))],
     ['tun open, unattached', dash(t.unattached.map((h) => `${h.pid} ${h.comm} fd ${h.fd}`).join(', '))],
     ['VMM', s.vmm ? `${s.vmm.pid} ${s.vmm.comm} ${s.vmm.alive ? 'alive' : 'DEAD'}, started ${s.vmm.startedAt}` : 'none'],
     ['VMM command', dash(s.vmm?.command.slice(0, 60) ?? '')],

@@ -1,5 +1,6 @@
 import type { SlotView, SlotsView } from '../checks/slots.js';
 import type { HostStateView } from '../checks/host-state.js';
+import { tapBusy } from '../checks/slot-use.js';
 import { formatDuration } from '../config/duration.js';
 
 /** The JSON shape of `vmgate inventory --json` and GET /inventory; with host state, each slot's host parts too. */
@@ -56,7 +57,7 @@ function slotJson(s: SlotView) {
     ageSeconds: s.ageSeconds,
     nsid: s.nsid,
     /** more than one process holds a tap: a new VMM attaching to it gets EBUSY */
-    tapBusy: s.taps.some((t) => t.holders.length > 1),
+    tapBusy: s.taps.some((t) => tapBusy(t.holders)),
     processes: s.processes.map(({ pid, comm }) => ({ pid, comm })),
     taps: s.taps.map((t) => ({
       name: t.name,

@@ -253,6 +253,10 @@ export class FakeHost implements GateHost {
     });
   }
 
+  self() {
+    return { pidNamespaceInode: 4026531836, capSysPtrace: true };
+  }
+
   tun(): TunDeviceFacts {
     return this.tunFacts;
   }

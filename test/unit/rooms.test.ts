@@ -56,4 +56,23 @@ describe('rooms import one way (rooms.json, ARCHITECTURE.md)', () => {
     for (const n of graph.keys()) visit(n, []);
     expect(cycles).toEqual([]);
   });
+
+  it('only actions/ changes the host (ARCHITECTURE.md): the calls that delete, signal, or add to the kernel live there', () => {
+    const changes: [RegExp, string][] = [
+      [/request\(RTM_NEWNSID/, 'nsid assignment'],
+      [/pidfd_send_signal\(/, 'signalling a process'],
+      [/process\.kill\(/, 'signalling a process'],
+      [/'--noflush'/, 'firewall rule deletion'],
+      [/netns del \$\{[a-z]+\}\\n/, 'namespace deletion'],
+      [/route del \$\{/, 'route deletion'],
+    ];
+    const bad: string[] = [];
+    for (const f of files(src)) {
+      const rel = relative(src, f);
+      if (roomOf(rel) === 'actions') continue;
+      const text = readFileSync(f, 'utf8');
+      for (const [re, what] of changes) if (re.test(text)) bad.push(`${rel}: ${what}`);
+    }
+    expect(bad).toEqual([]);
+  });
 });
