@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { HostConfig } from '../config/host-config.js';
 import { checkHostVisibility } from '../checks/host-visibility.js';
 import { classifySlots, type SlotView } from '../checks/slots.js';
-import { LinkReader, readLinksByName } from '../host/links.js';
+import { readSlotLinks } from '../host/links.js';
 import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
 import { orchestratorsIn, placeTunFds, takeSnapshot } from '../host/snapshot.js';
@@ -114,13 +114,7 @@ async function cleanupNamespaces(config: HostConfig, opts: CleanupOptions, log: 
   if (candidates.length === 0) return { fixed };
   if (opts.settleMs > 0) await sleep(opts.settleMs);
   // taps once for all (reading links while namespaces are being torn down contends with the kernel's cleanup)
-  const reader = new LinkReader(Math.min(4, candidates.length));
-  let links: Map<string, LinkFacts[] | Error>;
-  try {
-    links = await readTaps(candidates, reader);
-  } finally {
-    reader.close();
-  }
+  const links = await readSlotLinks(candidates);
   const deleter = new NamespaceDeleter();
   try {
     const size = opts.batchSize ?? DEFAULT_BATCH;
@@ -219,22 +213,6 @@ function hold(s: SlotView): Held | string {
     return 'name now points at another namespace';
   }
   return { slot: s, fd, device: st.dev, inode: st.ino };
-}
-
-/** Each slot's links as they are now, after the settle (an Error where they could not be read). */
-async function readTaps(slots: SlotView[], reader: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
-  const out = new Map<string, LinkFacts[] | Error>();
-  const withId = slots.filter((s) => s.nsid !== null);
-  const dumps = await reader.readMany(withId.map((s) => s.nsid!));
-  for (const s of withId) out.set(s.name, dumps.get(s.nsid!) ?? new Error('no answer'));
-  for (const s of slots.filter((x) => x.nsid === null)) {
-    try {
-      out.set(s.name, await readLinksByName(s.name));
-    } catch (err) {
-      out.set(s.name, err as Error);
-    }
-  }
-  return out;
 }
 
 function recheck(

@@ -82,3 +82,30 @@ export async function readLinksByName(netns: string): Promise<LinkFacts[]> {
   if (links instanceof ParseError) throw links;
   return links;
 }
+
+/**
+ * The one way vmgate reads slots' links (snapshot, cleanup; the gate's GateHost uses the same two reads): one
+ * netlink dump per namespace that has an nsid (4 sockets in parallel, or the long-lived reader given), `ip -n`
+ * for one without. Per name: its links, or the Error that says why they could not be read.
+ */
+export async function readSlotLinks(slots: { name: string; nsid: number | null }[], shared?: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
+  const out = new Map<string, LinkFacts[] | Error>();
+  const withId = slots.filter((s) => s.nsid !== null);
+  if (withId.length > 0) {
+    const reader = shared ?? new LinkReader(Math.min(4, withId.length));
+    try {
+      const dumps = await reader.readMany(withId.map((s) => s.nsid!));
+      for (const s of withId) out.set(s.name, dumps.get(s.nsid!) ?? new Error('no answer'));
+    } finally {
+      if (!shared) reader.close();
+    }
+  }
+  for (const s of slots.filter((x) => x.nsid === null)) {
+    try {
+      out.set(s.name, await readLinksByName(s.name));
+    } catch (err) {
+      out.set(s.name, new Error((err as Error).message.split('\n')[0]));
+    }
+  }
+  return out;
+}

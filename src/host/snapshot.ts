@@ -1,6 +1,6 @@
 import type { HostConfig } from '../config/host-config.js';
 import { namespaceLimit, readMaxNetNamespaces } from './kernel-limits.js';
-import { LinkReader, readLinksByName } from './links.js';
+import { readSlotLinks, type LinkReader } from './links.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
 import { commMatches, readProcessTable, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
@@ -8,7 +8,7 @@ import { placeFds } from './fd-probe.js';
 import { readHostSide } from './host-side.js';
 import { joinProcesses, unplacedTunFds } from './join-processes.js';
 export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
-import type { HostFacts, LinkFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
+import type { HostFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
 import { readSelfFacts } from './visibility.js';
 
 export interface SnapshotOptions {
@@ -107,26 +107,10 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
 }
 
 export async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {
-  const withId = owned.filter((n) => n.nsid !== null);
-  if (withId.length > 0) {
-    const reader = shared ?? new LinkReader(Math.min(4, withId.length));
-    try {
-      const links = await reader.readMany(withId.map((n) => n.nsid!));
-      for (const n of withId) setLinks(n, links.get(n.nsid!));
-    } finally {
-      if (!shared) reader.close();
-    }
+  const links = await readSlotLinks(owned, shared);
+  for (const n of owned) {
+    const r = links.get(n.name);
+    if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
+    else n.links = r;
   }
-  for (const n of owned.filter((x) => x.nsid === null)) {
-    try {
-      n.links = await readLinksByName(n.name);
-    } catch (err) {
-      n.linkError = (err as Error).message.split('\n')[0];
-    }
-  }
-}
-
-function setLinks(n: NamespaceFacts, result: LinkFacts[] | Error | undefined): void {
-  if (result instanceof Error) n.linkError = result.message;
-  else n.links = result ?? null;
 }
