@@ -1,7 +1,3 @@
-import type { OptionSpec } from '../config/options.js';
-
-export const JSON_OPTION: OptionSpec = { name: 'json', kind: 'boolean', help: 'print one JSON object on stdout instead of the human report' };
-
 export function print(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }

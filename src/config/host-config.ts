@@ -1,6 +1,6 @@
 import { parseExtraChecks, type ExtraCheckId } from './extra-checks.js';
 import { parseDuration } from './duration.js';
-import type { ParsedOptions } from './options.js';
+import type { HostOptions } from './options.js';
 import { UsageError } from './usage-error.js';
 import { slotLayout, type SlotLayout } from './slot-layout.js';
 
@@ -23,26 +23,27 @@ import { IFNAME } from './ifname.js';
 export { IFNAME };
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
-export function str(o: ParsedOptions, name: string): string {
-  const v = o[name];
+/** A string flag's value ('' when not given); `name` must be one of the command's flags (a typo does not compile). */
+export function str<O extends object>(o: O, name: keyof O & string): string {
+  const v = (o as Record<string, unknown>)[name];
   return typeof v === 'string' ? v : '';
 }
 
-export function durationOption(o: ParsedOptions, name: string): number {
+export function durationOption<O extends object>(o: O, name: keyof O & string): number {
   const ms = parseDuration(str(o, name));
   if (ms === null) throw new UsageError(`--${name} '${str(o, name)}' is not a duration (examples: 500ms, 30s, 5m)`);
   return ms;
 }
 
 /** A whole-number flag of at least `min`; `or` names what else it takes (e.g. " or 'off'"). */
-export function wholeNumberOption(o: ParsedOptions, name: string, min: number, or = ''): number {
+export function wholeNumberOption<O extends object>(o: O, name: keyof O & string, min: number, or = ''): number {
   const text = str(o, name);
   const n = text.trim() === '' ? NaN : Number(text);
   if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`--${name} '${text}' must be a whole number >= ${min}${or}`);
   return n;
 }
 
-export function hostConfig(o: ParsedOptions): HostConfig {
+export function hostConfig(o: HostOptions): HostConfig {
   let netnsPattern: RegExp;
   // an empty pattern matches every namespace on the host: never what an operator means
   if (str(o, 'netns-pattern').trim() === '') throw new UsageError('--netns-pattern must not be empty (it would match every namespace on the host)');
@@ -76,8 +77,8 @@ export function hostConfig(o: ParsedOptions): HostConfig {
     capacityWarn,
     orchestratorComm,
     tunPath,
-    extraChecks: typeof o['extra-checks'] === 'string' ? parseExtraChecks(o['extra-checks']) : [],
-    slotLayout: o['slot-layout'] === undefined ? null : slotLayout(o),
+    extraChecks: 'extra-checks' in o && typeof o['extra-checks'] === 'string' ? parseExtraChecks(o['extra-checks']) : [],
+    slotLayout: slotLayout(o),
   };
 }
 
@@ -86,7 +87,7 @@ export interface LogConfig {
   format: 'json' | 'pretty';
 }
 
-export function logConfig(o: ParsedOptions): LogConfig {
+export function logConfig(o: Pick<HostOptions, 'log-level' | 'log-format'>): LogConfig {
   const level = str(o, 'log-level');
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level '${level}' must be one of ${LEVELS.join(', ')}`);
   const format = str(o, 'log-format');

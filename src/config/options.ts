@@ -2,14 +2,22 @@ import { parseArgs } from 'node:util';
 import { UsageError } from './usage-error.js';
 
 export interface OptionSpec {
-  name: string;
-  kind: 'string' | 'boolean';
-  default?: string;
-  help: string;
+  readonly name: string;
+  readonly kind: 'string' | 'boolean';
+  readonly default?: string;
+  readonly help: string;
 }
 
+/**
+ * A command's parsed flags, typed from its option table: a flag's value is a boolean or a string (undefined when a
+ * string flag without default is not given). A misspelled flag name is a compile error.
+ */
+export type OptionsOf<S extends readonly OptionSpec[]> = {
+  readonly [P in S[number] as P['name']]: P['kind'] extends 'boolean' ? boolean : P extends { default: string } ? string : string | undefined;
+};
+
 /** What a slot puts on the host besides its namespace (config/slot-layout.ts). */
-export const SLOT_LAYOUT_OPTIONS: OptionSpec[] = [
+export const SLOT_LAYOUT_OPTIONS = [
   {
     name: 'slot-layout',
     kind: 'string',
@@ -25,22 +33,32 @@ export const SLOT_LAYOUT_OPTIONS: OptionSpec[] = [
     default: '',
     help: "the interface slot rules forward and masquerade to (default: the first default route's, as the orchestrator takes it)",
   },
-];
+] as const satisfies readonly OptionSpec[];
+
+export const TAP_OPTION = { name: 'tap', kind: 'string', default: 'tap0', help: "the tap's name inside each slot namespace" } as const satisfies OptionSpec;
+
+/** Every command logs. */
+export const LOG_OPTIONS = [
+  { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
+  { name: 'log-format', kind: 'string', default: 'json', help: 'json (one line per event on stderr) or pretty' },
+] as const satisfies readonly OptionSpec[];
 
 /** Flags shared by every command that looks at the host. */
-export const HOST_OPTIONS: OptionSpec[] = [
+export const HOST_OPTIONS = [
   { name: 'netns-pattern', kind: 'string', default: '^ns-\\d+$', help: 'regular expression: which named namespaces belong to the orchestrator' },
-  { name: 'tap', kind: 'string', default: 'tap0', help: "the tap's name inside each slot namespace" },
+  TAP_OPTION,
   { name: 'min-age', kind: 'string', default: '30s', help: 'a namespace younger than this is starting, never a leftover' },
   { name: 'max-namespaces', kind: 'string', help: 'namespace limit (default: /proc/sys/user/max_net_namespaces)' },
   { name: 'capacity-warn', kind: 'string', default: '0.8', help: 'warn when namespaces reach this fraction of the limit' },
   { name: 'orchestrator-comm', kind: 'string', default: 'orchestrator', help: 'process name (comm) of the orchestrator' },
   { name: 'tun-path', kind: 'string', default: '/dev/net/tun', help: 'the tun device to verify' },
   ...SLOT_LAYOUT_OPTIONS,
-  { name: 'log-level', kind: 'string', default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
-  { name: 'log-format', kind: 'string', default: 'json', help: 'json (one line per event on stderr) or pretty' },
-];
+  ...LOG_OPTIONS,
+] as const satisfies readonly OptionSpec[];
 
+export type HostOptions = OptionsOf<typeof HOST_OPTIONS>;
+
+/** Untyped, inside the parser only; commands get OptionsOf their table. */
 export type ParsedOptions = Record<string, string | boolean | undefined>;
 
 export function envName(flag: string): string {
@@ -54,7 +72,7 @@ function parseBoolean(name: string, text: string): boolean {
 }
 
 /** Flag wins over VMGATE_<NAME>, which wins over the default. Unknown flags and stray arguments are usage errors. */
-export function parseOptions(command: string, argv: string[], specs: OptionSpec[], env: NodeJS.ProcessEnv = process.env): ParsedOptions {
+export function parseOptions<S extends readonly OptionSpec[]>(command: string, argv: string[], specs: S, env: NodeJS.ProcessEnv = process.env): OptionsOf<S> {
   const options: Record<string, { type: 'string' | 'boolean' }> = {};
   for (const s of specs) options[s.name] = { type: s.kind };
   let values: Record<string, string | boolean | undefined>;
@@ -80,10 +98,10 @@ export function parseOptions(command: string, argv: string[], specs: OptionSpec[
       out[s.name] = s.kind === 'boolean' ? false : s.default;
     }
   }
-  return out;
+  return out as OptionsOf<S>;
 }
 
-export function helpText(command: string, synopsis: string, specs: OptionSpec[]): string {
+export function helpText(command: string, synopsis: string, specs: readonly OptionSpec[]): string {
   const lines = [`usage: vmgate ${command} ${synopsis}`.trimEnd(), '', 'options (each also as VMGATE_<NAME>; the flag wins):'];
   for (const s of specs) {
     const flag = s.kind === 'string' ? `--${s.name} VALUE` : `--${s.name}`;

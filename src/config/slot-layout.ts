@@ -1,5 +1,5 @@
 import { IFNAME } from './ifname.js';
-import type { ParsedOptions } from './options.js';
+import type { HostOptions } from './options.js';
 import { UsageError } from './usage-error.js';
 
 /**
@@ -22,7 +22,7 @@ export interface Cidr {
   text: string;
 }
 
-function str(o: ParsedOptions, name: string): string {
+function str(o: HostOptions, name: keyof HostOptions): string {
   const v = o[name];
   return typeof v === 'string' ? v : '';
 }
@@ -37,7 +37,7 @@ export function parseCidr(flag: string, text: string): Cidr {
   return { base: (ip & mask) >>> 0, bits, text: text.trim() };
 }
 
-export function slotLayout(o: ParsedOptions): SlotLayout | null {
+export function slotLayout(o: HostOptions): SlotLayout | null {
   const kind = str(o, 'slot-layout');
   if (kind === 'none') return null;
   if (kind !== 'e2b-v1') throw new UsageError(`--slot-layout '${kind}' must be e2b-v1 or none`);

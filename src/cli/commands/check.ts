@@ -9,13 +9,13 @@ import { EXTRA_CHECK_IDS } from '../../config/extra-checks.js';
 import { readPrerequisites } from '../../host/prerequisites.js';
 import type { HostFacts } from '../../host/types.js';
 import { durationOption, hostConfig, logConfig, str, type HostConfig } from '../../config/host-config.js';
-import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { takeSnapshot } from '../../host/snapshot.js';
 import { formatCheckReport } from '../../sinks/check-report.js';
 import { createLogger } from '../../sinks/log.js';
 import { logCheckResults } from '../../sinks/check-log.js';
 import { print } from '../command.js';
+import type { CheckFlags } from '../command-options.js';
 
 export function parseIgnore(text: string): Set<string> {
   const ids = new Set(
@@ -39,7 +39,7 @@ function allChecks(facts: HostFacts, config: HostConfig, ignore: ReadonlySet<str
   return [...runChecks(facts, config, ignore).results, ...extras.map((r) => demote(r, ignore))];
 }
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: CheckFlags): Promise<number> {
   const config = hostConfig(o);
   const log = createLogger(logConfig(o));
   const ignore = parseIgnore(str(o, 'ignore'));

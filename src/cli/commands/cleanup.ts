@@ -1,11 +1,11 @@
 import { cleanup } from '../../actions/cleanup.js';
 import { durationOption, hostConfig, logConfig } from '../../config/host-config.js';
-import type { ParsedOptions } from '../../config/options.js';
 import { describeFix, describeHostFix } from '../../sinks/check-report.js';
 import { createLogger } from '../../sinks/log.js';
 import { print } from '../command.js';
+import type { CleanupFlags } from '../command-options.js';
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: CleanupFlags): Promise<number> {
   const config = hostConfig(o);
   const log = createLogger(logConfig(o));
   const killGraceMs = durationOption(o, 'kill-grace');

@@ -1,5 +1,4 @@
 import { hostConfig, str } from '../../config/host-config.js';
-import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { NETNS_NAME } from '../../gate/wait-answer.js';
 import { DEFAULT_GUEST, diagnoseWithCompare, diagnosisJson, validGuest } from '../../diagnose/diagnose-slot.js';
@@ -7,8 +6,9 @@ import { classifySlots } from '../../checks/slots.js';
 import { takeSnapshot } from '../../host/snapshot.js';
 import { formatDiagnosis } from '../../sinks/diagnose-report.js';
 import { print } from '../command.js';
+import type { DiagnoseFlags } from '../command-options.js';
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: DiagnoseFlags): Promise<number> {
   const netns = o.netns;
   if (typeof netns !== 'string') throw new UsageError('diagnose: --netns is required');
   for (const [flag, v] of [

@@ -1,12 +1,12 @@
 import { classifySlots } from '../../checks/slots.js';
 import { hostStateOf } from '../../checks/host-state.js';
 import { hostConfig } from '../../config/host-config.js';
-import type { ParsedOptions } from '../../config/options.js';
 import { takeSnapshot } from '../../host/snapshot.js';
 import { formatInventory, inventoryJson } from '../../sinks/inventory-report.js';
 import { print } from '../command.js';
+import type { InventoryFlags } from '../command-options.js';
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: InventoryFlags): Promise<number> {
   const config = hostConfig(o);
   const facts = await takeSnapshot(config);
   const view = classifySlots(facts, config);

@@ -1,6 +1,6 @@
+import type { ServeFlags } from '../command-options.js';
 import type { AddressInfo } from 'node:net';
 import { durationOption, hostConfig, logConfig, str, wholeNumberOption } from '../../config/host-config.js';
-import type { ParsedOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { leakOptions } from '../../config/leak-options.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,13 +23,13 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 /** --host-state-interval: a duration of at least 1 s. */
-function hostStateMs(o: ParsedOptions): number {
+function hostStateMs(o: ServeFlags): number {
   const ms = durationOption(o, 'host-state-interval');
   if (ms < 1000) throw new UsageError(`--host-state-interval '${str(o, 'host-state-interval')}' must be at least 1s`);
   return ms;
 }
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: ServeFlags): Promise<number> {
   const config = hostConfig(o);
   const log = createLogger(logConfig(o));
   const listen = parseListen(str(o, 'listen'));

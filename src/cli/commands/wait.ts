@@ -1,12 +1,13 @@
-import { durationOption, hostConfig, logConfig, str } from '../../config/host-config.js';
-import { HOST_OPTIONS, parseOptions, type ParsedOptions } from '../../config/options.js';
+import { durationOption, hostConfig, logConfig } from '../../config/host-config.js';
+import { HOST_OPTIONS, parseOptions } from '../../config/options.js';
 import { UsageError } from '../../config/usage-error.js';
 import { realGateHost } from '../gate-host.js';
 import { Gate } from '../../gate/gate.js';
 import type { LinkEventSource } from '../../gate/gate-host.js';
-import { parseWaitQuery, type WaitAnswer } from '../../gate/wait-answer.js';
+import { waitRequest, type WaitAnswer } from '../../gate/wait-answer.js';
 import { createLogger } from '../../sinks/log.js';
 import { print } from '../command.js';
+import type { WaitFlags } from '../command-options.js';
 
 export function describeAnswer(a: WaitAnswer): string {
   const held = a.holders.length ? `held by ${a.holders.map((h) => `${h.pid} (${h.comm})`).join(', ')}` : 'no process holds it';
@@ -23,16 +24,14 @@ const oneShot: LinkEventSource = {
   onExit: () => undefined,
 };
 
-export async function run(o: ParsedOptions): Promise<number> {
+export async function run(o: WaitFlags): Promise<number> {
   const log = createLogger(logConfig(o));
-  const params = new URLSearchParams();
   if (o.netns === undefined) throw new UsageError('wait: --netns is required');
-  params.set('netns', str(o, 'netns'));
-  params.set('iface', o.iface !== undefined ? str(o, 'iface') : str(o, 'tap'));
-  params.set('timeout_ms', String(durationOption(o, 'timeout')));
-  if (o.pid !== undefined) params.set('pid', str(o, 'pid'));
-  const req = parseWaitQuery(params);
-  if ('error' in req) throw new UsageError(`wait: ${req.error.replace(/parameter '(\w+)'/, (_, k: string) => `--${k === 'timeout_ms' ? 'timeout' : k}`)}`);
+  const req = waitRequest(
+    { netns: o.netns, iface: o.iface ?? o.tap, timeoutMs: durationOption(o, 'timeout'), pid: o.pid },
+    { netns: '--netns', iface: '--iface', timeout: '--timeout', pid: '--pid' },
+  );
+  if ('error' in req) throw new UsageError(`wait: ${req.error}`);
   // follows exactly one namespace; the host options keep their defaults
   const config = hostConfig(parseOptions('wait', [], HOST_OPTIONS, {}));
   const host = realGateHost(config.tunPath);
