@@ -282,18 +282,27 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
     void this.store.refresh().catch(() => undefined);
   }
 
+  /**
+   * One shared look per distinct pid per tick, however many waits name it (a VMM's pid is usually asked by one
+   * wait, but a retrying client sends many): the cost follows the VMMs waited on, not the waits.
+   */
   private startPidPoll(): void {
     if (this.pidTimer) return;
     this.pidTimer = setInterval(() => {
-      let any = false;
+      const byPid = new Map<number, Waiter[]>();
       for (const set of this.waiters.values()) {
-        for (const w of [...set]) {
+        for (const w of set) {
           if (w.req.pid === undefined) continue;
-          any = true;
-          if (!this.opts.host.isAlive(w.req.pid)) w.finish('vmm-exited', `pid ${w.req.pid} exited before ${w.req.netns}/${w.req.iface} got carrier`);
+          const list = byPid.get(w.req.pid);
+          if (list) list.push(w);
+          else byPid.set(w.req.pid, [w]);
         }
       }
-      if (!any) this.stopPidPoll();
+      if (byPid.size === 0) return this.stopPidPoll();
+      for (const [pid, list] of byPid) {
+        if (this.opts.host.isAlive(pid)) continue;
+        for (const w of list) w.finish('vmm-exited', `pid ${pid} exited before ${w.req.netns}/${w.req.iface} got carrier`);
+      }
     }, this.opts.pidPollMs ?? 10);
   }
 
