@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import { spawn } from 'node:child_process';
 import { readFileSync, statfsSync, symlinkSync } from 'node:fs';
 import { expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
 
 const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
@@ -102,11 +103,3 @@ describeHost('orphan kill under pid reuse', () => {
     await box.stop(child);
   });
 });
-
-async function until(cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

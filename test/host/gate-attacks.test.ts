@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { connect } from 'node:net';
 import { expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { describeHost, HostSandbox, ipBatch } from '../helpers/host.js';
 import { get, startServe } from '../helpers/serve.js';
 
@@ -133,11 +134,3 @@ describeHost('the gate under attack', () => {
     }
   });
 });
-
-async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { E2bSlots, restore } from '../helpers/e2b-slot.js';
+import { until } from '../helpers/until.js';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
 import { get, startServe } from '../helpers/serve.js';
 
@@ -167,11 +168,3 @@ describeHost('the whole slot', () => {
     expect(await e2b.ours('legacy')).toEqual([]);
   });
 });
-
-async function until(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

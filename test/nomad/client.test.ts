@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { NomadClient, NomadError } from '../../src/nomad/client.js';
 import { resolveNomadTarget } from '../../src/nomad/target.js';
 import { GATE_KEYS, NodeMetaPublisher, PREFLIGHT_KEYS } from '../../src/sinks/nomad-meta.js';
+import { until } from '../helpers/until.js';
 import { fakeNomad, OK, statefulNomad } from '../helpers/fake-nomad.js';
 
 const closers: (() => Promise<void>)[] = [];
@@ -175,11 +176,3 @@ describe('node metadata publisher', () => {
     await n.close();
   });
 });
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
