@@ -101,5 +101,6 @@ describeHost('orphan kill under pid reuse', () => {
     // the innocent holder of the reused pid is alive and still itself
     expect(readFileSync(`/proc/${innocent}/comm`, 'utf8').trim()).toBe('sleep');
     await box.stop(child);
+    process.kill(innocent, 'SIGKILL'); // the innocent outlives the harness: end it too
   });
 });
