@@ -1,8 +1,18 @@
 import type { SlotDetails } from '../host/slot-details.js';
 import { tapBusy } from './slot-use.js';
+import { checkPressure, DEFAULT_PRESSURE } from './pressure.js';
 
 export type Verdict =
-  'healthy' | 'netns-not-found' | 'no-tap' | 'tap-admin-down' | 'tap-busy' | 'no-vmm' | 'vmm-not-attached' | 'no-carrier' | 'guest-unreachable';
+  | 'healthy'
+  | 'netns-not-found'
+  | 'no-tap'
+  | 'tap-admin-down'
+  | 'tap-busy'
+  | 'no-vmm'
+  | 'vmm-not-attached'
+  | 'no-carrier'
+  | 'host-pressure'
+  | 'guest-unreachable';
 
 export interface Diagnosis {
   verdict: Verdict;
@@ -62,6 +72,16 @@ export function diagnose(s: SlotDetails, tapName: string): Diagnosis {
       cause: `pid ${s.tap.holders[0]!.pid} holds ${ns}/${tapName} but it has no carrier`,
       next: `compare 'ip -n ${ns} link show ${tapName}' with a working slot; restart the VMM`,
     };
+  // carrier is up: a kernel table at its limit cuts the slot's network whatever the slot does
+  const pressure = s.pressure ? checkPressure({ facts: s.pressure, limits: DEFAULT_PRESSURE, recentRefusals: null, nowMs: Date.now() }) : null;
+  if (pressure?.status === 'fail') {
+    const refusals = s.pressure?.neigh4?.tableFulls ? ` (${s.pressure.neigh4.tableFulls} neighbour entries refused since boot)` : '';
+    return {
+      verdict: 'host-pressure',
+      cause: `${tapName} has carrier but the host is out of room: ${pressure.message.split('; ')[0]!.split(': ')[0]}${refusals}`,
+      next: pressure.message.split('; ')[0]!.split(': ').slice(1).join(': ') || 'see host-pressure in vmgate check',
+    };
+  }
   if (s.guest && !s.guest.ok) {
     return {
       verdict: 'guest-unreachable',

@@ -12,6 +12,7 @@ import { checkNetnsCapacity, countNamespaces } from './netns-capacity.js';
 import { checkSlotLeaks, type LeakSummary } from './slot-leaks.js';
 import type { SlotsView } from './slots.js';
 import { checkTunDevice } from './tun-device.js';
+import { checkPressure, DEFAULT_PRESSURE } from './pressure.js';
 import type { CheckResult } from './types.js';
 
 /** What `vmgate check` judges: one snapshot of the host and the slots classified from it. */
@@ -29,6 +30,8 @@ export interface GateInput {
   watcher: WatcherHealth;
   leaks?: { summary: LeakSummary; opts: LeakOptions };
   hostState?: HostStateView | null;
+  /** refusals by the kernel in the last minute and since when the xtables lock is held (the gate keeps both) */
+  pressureWindow?: { recentRefusals: Partial<Record<'neigh4' | 'neigh6' | 'conntrack', number>>; lockHeldSinceMs: number | null };
 }
 
 /**
@@ -68,6 +71,23 @@ export const CHECK_REGISTRY = [
   {
     id: 'leftover-taps',
     prestart: ({ facts, config, view }: PrestartInput) => checkLeftoverTaps(view, config, hostStateOf(facts, config)?.unnamed.length ?? 0),
+  },
+  {
+    id: 'host-pressure',
+    prestart: ({ facts, config }: PrestartInput) =>
+      facts.pressure
+        ? checkPressure({ facts: facts.pressure, limits: config.pressure ?? DEFAULT_PRESSURE, recentRefusals: null, nowMs: facts.takenAtMs })
+        : { id: 'host-pressure', status: 'unknown', message: "the kernel's shared tables were not read", details: {} },
+    gate: ({ facts, config, pressureWindow }: GateInput) =>
+      facts.pressure
+        ? checkPressure({
+            facts: facts.pressure,
+            limits: config.pressure ?? DEFAULT_PRESSURE,
+            recentRefusals: pressureWindow?.recentRefusals ?? {},
+            lockHeldSinceMs: pressureWindow?.lockHeldSinceMs ?? null,
+            nowMs: Date.now(),
+          })
+        : null,
   },
   {
     id: 'slot-leaks',

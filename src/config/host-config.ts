@@ -17,6 +17,8 @@ export interface HostConfig {
   extraChecks?: ExtraCheckId[];
   /** what a slot puts on the host besides its namespace; null: namespace only (--slot-layout none) */
   slotLayout?: SlotLayout | null;
+  /** host-pressure warns from this fraction of a kernel table's limit, fails from that one */
+  pressure?: { warn: number; fail: number };
 }
 
 import { IFNAME } from './ifname.js';
@@ -79,7 +81,17 @@ export function hostConfig(o: HostOptions): HostConfig {
     tunPath,
     extraChecks: 'extra-checks' in o && typeof o['extra-checks'] === 'string' ? parseExtraChecks(o['extra-checks']) : [],
     slotLayout: slotLayout(o),
+    pressure: pressureLimits(o),
   };
+}
+
+function pressureLimits(o: HostOptions): { warn: number; fail: number } {
+  const warn = Number(str(o, 'pressure-warn'));
+  const fail = Number(str(o, 'pressure-fail'));
+  if (!(warn > 0 && warn <= 1)) throw new UsageError(`--pressure-warn '${str(o, 'pressure-warn')}' must be a fraction in (0, 1]`);
+  if (!(fail > 0 && fail <= 1) || fail < warn)
+    throw new UsageError(`--pressure-fail '${str(o, 'pressure-fail')}' must be a fraction in (0, 1], at least --pressure-warn`);
+  return { warn, fail };
 }
 
 export interface LogConfig {

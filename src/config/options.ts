@@ -52,6 +52,13 @@ export const HOST_OPTIONS = [
   { name: 'capacity-warn', kind: 'string', default: '0.8', help: 'warn when namespaces reach this fraction of the limit' },
   { name: 'orchestrator-comm', kind: 'string', default: 'orchestrator', help: 'process name (comm) of the orchestrator' },
   { name: 'tun-path', kind: 'string', default: '/dev/net/tun', help: 'the tun device to verify' },
+  { name: 'pressure-warn', kind: 'string', default: '0.8', help: "host-pressure warns from this fraction of a kernel table's limit" },
+  {
+    name: 'pressure-fail',
+    kind: 'string',
+    default: '0.95',
+    help: 'host-pressure fails from this fraction (and on refusals the kernel made in the last minute)',
+  },
   ...SLOT_LAYOUT_OPTIONS,
   ...LOG_OPTIONS,
 ] as const satisfies readonly OptionSpec[];

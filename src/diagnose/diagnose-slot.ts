@@ -2,6 +2,7 @@ import { diagnose, type Diagnosis } from '../checks/diagnose-verdict.js';
 import type { SlotsView } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
 import { NETNS_DIR } from '../host/named-namespaces.js';
+import { readPressure } from '../host/pressure.js';
 import { probeGuest, readSlotDetails, type SlotDetails, type SlotSources } from '../host/slot-details.js';
 
 /** One slot's facts and the verdict on them. */
@@ -14,6 +15,7 @@ export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 
 export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null, sources: SlotSources = {}): Promise<DiagnosedSlot> {
   const facts = await readSlotDetails(netns, config.tap, NETNS_DIR, sources);
+  facts.pressure = readPressure();
   // without carrier no packet reaches the guest: probing would only wait for its timeout
   if (guest && facts.tap.carrier) facts.guest = await probeGuest(netns, guest);
   return { facts, diagnosis: diagnose(facts, config.tap) };

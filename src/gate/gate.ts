@@ -9,6 +9,10 @@ import { judgeHostState, type HostStateView } from '../checks/host-state.js';
 import { slotIndex } from '../config/slot-layout.js';
 import { LeakTracker } from './leak-tracker.js';
 import type { GateEvents } from './events.js';
+import type { PressureFacts } from '../host/pressure.js';
+
+/** how long a refusal by the kernel keeps host-pressure failing */
+const PRESSURE_WINDOW_MS = 60_000;
 import { LinkStore } from './link-store.js';
 import { LiveFacts } from './live-facts.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
@@ -225,6 +229,46 @@ export class Gate extends EventEmitter<GateEvents> {
   }
 
   private hostFacts: GateHostFacts | null = null;
+  private lastPressure: PressureFacts | null = null;
+  /** refusals the kernel made, as seen between two readings: kept a minute (host-pressure fails meanwhile) */
+  private refusals: { table: 'neigh4' | 'neigh6' | 'conntrack'; n: number; at: number }[] = [];
+  /** refusals seen since start, by table (vmgate_kernel_table_full_events_total) */
+  readonly refusalsTotal = { neigh4: 0, neigh6: 0, conntrack: 0 };
+  private lockHolders = '';
+  private lockHeldSince: number | null = null;
+
+  /** The kernel's shared tables as last read (null until the first evaluation). */
+  get pressure(): PressureFacts | null {
+    return this.lastPressure;
+  }
+
+  private notePressure(p: PressureFacts | undefined): void {
+    if (!p) return;
+    const before = this.lastPressure;
+    const now = Date.now();
+    if (before) {
+      const grew = (table: 'neigh4' | 'neigh6' | 'conntrack', a: number | undefined, b: number | undefined) => {
+        if (a === undefined || b === undefined || b <= a) return;
+        this.refusals.push({ table, n: b - a, at: now });
+        this.refusalsTotal[table] += b - a;
+      };
+      grew('neigh4', before.neigh4?.tableFulls, p.neigh4?.tableFulls);
+      grew('neigh6', before.neigh6?.tableFulls, p.neigh6?.tableFulls);
+      grew('conntrack', before.conntrack?.drops, p.conntrack?.drops);
+    }
+    const holders = (p.xtablesLock?.holders ?? []).map((h) => h.pid).join(',');
+    if (holders !== this.lockHolders) this.lockHeldSince = holders ? now : null;
+    this.lockHolders = holders;
+    this.lastPressure = p;
+  }
+
+  private pressureWindow() {
+    const since = Date.now() - PRESSURE_WINDOW_MS;
+    this.refusals = this.refusals.filter((r) => r.at >= since);
+    const recentRefusals: Partial<Record<'neigh4' | 'neigh6' | 'conntrack', number>> = {};
+    for (const r of this.refusals) recentRefusals[r.table] = (recentRefusals[r.table] ?? 0) + r.n;
+    return { recentRefusals, lockHeldSinceMs: this.lockHeldSince };
+  }
   private reading: Promise<void> | null = null;
   private readAgain = false;
 
@@ -239,6 +283,7 @@ export class Gate extends EventEmitter<GateEvents> {
         const facts = await this.host.gateFacts();
         if (this.stopped) return;
         this.hostFacts = facts;
+        this.notePressure(facts.pressure);
         this.reconcile(facts.named);
         this.judge();
       } while (this.readAgain);
@@ -264,6 +309,7 @@ export class Gate extends EventEmitter<GateEvents> {
       },
       leaks,
       this.hostStateNow,
+      this.pressureWindow(),
     );
     this.current = now;
     this.markEvaluated();

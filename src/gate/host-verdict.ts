@@ -2,7 +2,7 @@ import { judgePrerequisites } from '../checks/prerequisites.js';
 import type { LeakSummary } from '../checks/slot-leaks.js';
 import type { HostStateView } from '../checks/host-state.js';
 import type { WatcherHealth } from '../checks/link-watcher.js';
-import { runGate } from '../checks/registry.js';
+import { runGate, type GateInput } from '../checks/registry.js';
 import { blocks, type CheckResult } from '../checks/types.js';
 import type { HostConfig } from '../config/host-config.js';
 import type { LeakOptions } from '../config/leak-options.js';
@@ -31,9 +31,18 @@ export function evaluateHost(
   watcher: WatcherHealth,
   leaks?: { summary: LeakSummary; opts: LeakOptions },
   hostState?: HostStateView | null,
+  pressureWindow?: GateInput['pressureWindow'],
 ): HostVerdict {
   const checks: CheckResult[] = [
-    ...runGate({ config, facts, ownedCount, watcher, ...(leaks ? { leaks } : {}), hostState: hostState ?? null }),
+    ...runGate({
+      config,
+      facts,
+      ownedCount,
+      watcher,
+      ...(leaks ? { leaks } : {}),
+      hostState: hostState ?? null,
+      ...(pressureWindow ? { pressureWindow } : {}),
+    }),
     // --extra-checks: a warning never blocks VM creation, a failure does, like any check
     ...judgePrerequisites(config.extraChecks ?? [], facts.prerequisites ?? {}, config, ownedCount),
   ];

@@ -1,3 +1,4 @@
+import type { PressureFacts } from './pressure.js';
 import { existsSync, statSync } from 'node:fs';
 import { run } from './run-ip.js';
 import { parseIpLinkJson } from './links.js';
@@ -38,6 +39,8 @@ export interface SlotDetails {
   vmm: ProcessDetails | null;
   interfaces: { name: string; flags: string[]; addresses: string[] }[];
   defaultRoute: string | null;
+  /** the kernel's shared tables when the slot was looked at (a full neighbour table cuts every slot's network) */
+  pressure?: PressureFacts;
   guest?: GuestProbe;
 }
 

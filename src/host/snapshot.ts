@@ -6,6 +6,7 @@ import { commMatches, readProcessTable, type ProcessTable } from './proc-table.j
 import { readTunDevice } from './tun-device.js';
 import { placeFds } from './fd-probe.js';
 import { readHostSide } from './host-side.js';
+import { readPressure } from './pressure.js';
 import { joinProcesses, unplacedTunFds } from './join-processes.js';
 export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
 import type { HostFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
@@ -103,6 +104,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     orchestrators: orchestratorsIn(table, config.orchestratorComm),
     visibility,
     ...(hostSide ? { hostSide } : {}),
+    pressure: readPressure(orchestratorsIn(table, config.orchestratorComm).map((p) => p.pid)),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { PressureFacts } from './pressure.js';
 /** Plain data read off the host. Everything in here is a fact, nothing a judgement. */
 
 export interface ProcessRef {
@@ -89,6 +90,8 @@ export interface HostFacts {
   visibility: VisibilityFacts;
   /** links, routes and firewall rules of the host namespace (read when a slot layout is configured) */
   hostSide?: HostSideFacts;
+  /** how full the kernel's shared tables are (host-pressure) */
+  pressure?: PressureFacts;
 }
 
 /** One iptables rule as `iptables-save` prints it, with where it lives. */

@@ -2,6 +2,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from '../gate/gate.js';
 import { CHECK_STATUSES } from '../checks/types.js';
+import { pressureTables } from '../checks/pressure.js';
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
@@ -82,6 +83,37 @@ export function createMetrics(gate: Gate): Registry {
   });
   gate.on('watcher', (event) => {
     if (event === 'overflow') overflows.inc();
+  });
+  // the kernel's shared tables (host-pressure): used against limit, and refusals seen since start
+  new Gauge({
+    name: 'vmgate_kernel_table_used',
+    help: 'Entries in use in a kernel table all slots share (neigh4, neigh6, conntrack, ports, files, nbd), as last read',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of gate.pressure ? pressureTables(gate.pressure) : []) this.set({ table: t.table }, t.used);
+    },
+  });
+  new Gauge({
+    name: 'vmgate_kernel_table_limit',
+    help: "That table's limit (gc_thresh3, nf_conntrack_max, the port range, fs.file-max, nbds_max)",
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of gate.pressure ? pressureTables(gate.pressure) : []) if (t.limit !== null) this.set({ table: t.table }, t.limit);
+    },
+  });
+  new Counter({
+    name: 'vmgate_kernel_table_full_events_total',
+    help: 'Entries the kernel refused (neighbour table_fulls) or dropped (conntrack drop, early_drop, insert_failed) since vmgate started',
+    labelNames: ['table'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [table, n] of Object.entries(gate.refusalsTotal)) this.inc({ table }, n);
+    },
   });
   new Gauge({
     name: 'vmgate_orphaned_host_rules',

@@ -97,7 +97,7 @@ describe('checks', () => {
     const f = facts([ns('ns-3')], { tun: { ...facts([]).tun, exists: false, statError: 'ENOENT' } });
     expect(allPassed(runChecks(f, config).results)).toBe(false);
     const some = runChecks(f, config, new Set(['leftover-taps'])).results;
-    expect(some.map((r) => r.status)).toEqual(['fail', 'pass', 'pass', 'warn', 'pass']);
+    expect(some.map((r) => r.status)).toEqual(['fail', 'pass', 'pass', 'warn', 'unknown', 'pass']);
     expect(allPassed(runChecks(f, config, new Set(['all'])).results)).toBe(true);
   });
 });
@@ -110,11 +110,12 @@ describe('reports', () => {
     expect(lines[0]).toMatch(/^\[PASS\] tun-device {11}/);
     expect(lines[2]).toMatch(/^\[PASS\] host-visibility {6}vmgate sees the host/);
     expect(lines[3]).toMatch(/^\[FAIL\] leftover-taps {8}no orchestrator runs/);
-    expect(lines[4]).toMatch(/^\[PASS\] leftover-host-rules {2}slot layout is none/);
-    expect(lines[5]).toBe('[FIX]  deleted ns-3');
-    expect(lines[6]).toBe(summaryLine(results, [{ netns: 'ns-3', action: 'deleted' }]));
-    expect(lines[6]).toBe(
-      '5 checks: 4 passed, 0 warnings, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator',
+    expect(lines[4]).toMatch(/^\[UNKN\] host-pressure {8}the kernel's shared tables were not read/);
+    expect(lines[5]).toMatch(/^\[PASS\] leftover-host-rules {2}slot layout is none/);
+    expect(lines[6]).toBe('[FIX]  deleted ns-3');
+    expect(lines[7]).toBe(summaryLine(results, [{ netns: 'ns-3', action: 'deleted' }]));
+    expect(lines[7]).toBe(
+      '6 checks: 4 passed, 0 warnings, 1 unknown, 1 failed; removed 1 leftover namespaces, ended 0 orphaned VMMs - host is NOT ready for the orchestrator',
     );
   });
   it('inventory table and JSON', () => {
