@@ -32,8 +32,8 @@ export async function load(url: string, connections = 32, ms = 10_000): Promise<
 /** The gate's own event-loop delay since its previous scrape (seconds -> ms), from its /metrics. */
 export async function loopDelay(url: string): Promise<{ p99: number; max: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const get = (q: string) => Number(new RegExp(`vmgate_event_loop_delay_seconds\\{quantile="${q}"\\} (\\S+)`).exec(text)?.[1] ?? NaN) * 1000;
-  return { p99: get('0.99'), max: get('1') };
+  const get = (q: string) => Number(new RegExp(`^vmgate_event_loop_delay_${q}_seconds (\\S+)`, 'm').exec(text)?.[1] ?? NaN) * 1000;
+  return { p99: get('p99'), max: get('max') };
 }
 
 /** Child processes of the gate right now (every thread's children). */

@@ -4,22 +4,36 @@ import type { Gate } from '../gate/gate.js';
 import { CHECK_STATUSES } from '../checks/types.js';
 import { pressureTables } from '../checks/pressure.js';
 
+const LOOP_RESOLUTION_MS = 10;
+
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
 export function createMetrics(gate: Gate): Registry {
   const registry = new Registry();
   // process_resident_memory_bytes, nodejs_heap_size_used_bytes, GC durations: the footprint an operator budgets for
   collectDefaultMetrics({ register: registry });
-  // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  // prom-client names these gauges *_total, a counter's suffix (promtool check metrics flags them): not exported
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first. The monitor
+  // records the time between ticks of a RESOLUTION ms timer, so the delay is that time less RESOLUTION (an idle gate: ~0)
+  const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   delay.enable();
+  const loop = (name: string, help: string, value: () => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(Math.max(0, value() / 1e9 - LOOP_RESOLUTION_MS / 1000));
+      },
+    });
+  loop('vmgate_event_loop_delay_p50_seconds', 'Event-loop delay since the previous scrape: median', () => delay.percentile(50));
+  loop('vmgate_event_loop_delay_p99_seconds', 'Event-loop delay since the previous scrape: 99th percentile', () => delay.percentile(99));
   new Gauge({
-    name: 'vmgate_event_loop_delay_seconds',
-    help: 'Event-loop delay since the previous scrape, by quantile (1 = the maximum)',
-    labelNames: ['quantile'],
+    name: 'vmgate_event_loop_delay_max_seconds',
+    help: 'Event-loop delay since the previous scrape: the longest (the window restarts at each scrape)',
     registers: [registry],
     collect() {
-      for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, delay.percentile(q * 100) / 1e9);
-      this.set({ quantile: '1' }, delay.max / 1e9);
+      this.set(Math.max(0, delay.max / 1e9 - LOOP_RESOLUTION_MS / 1000));
       delay.reset();
     },
   });

@@ -217,7 +217,7 @@ describeHost('serve never dies and never lies', () => {
     r = await get(`${s.url}/ready-for-vm?netns=${ns}&timeout_ms=2000`);
     expect([r.body.reason, r.body.holders]).toEqual(['carrier-up', [{ pid: second.pid, comm: 'fc-second' }]]);
     const m = await get(`${s.url}/metrics`);
-    expect(m.text).toMatch(/^vmgate_event_loop_delay_seconds\{quantile="0\.99"\} [\d.e-]+$/m);
+    expect(m.text).toMatch(/^vmgate_event_loop_delay_p99_seconds [\d.e-]+$/m);
     await box.stop(second);
     expect(await s.stop()).toBe(0);
   });
