@@ -150,6 +150,10 @@ job "orchestrator" {
         VMGATE_LEAK_AGE          = "10m"
         VMGATE_LEAK_WARN         = "10"
         VMGATE_LEAK_FAIL         = "off"
+        # keep the stock orchestrator's own status (what E2B's API places sandboxes by) in step with the host
+        # verdict: Unhealthy while not ready for 10s, Healthy again after; "" turns it off (docs/gate.md)
+        VMGATE_ORCHESTRATOR_STATUS      = "127.0.0.1:5008"
+        VMGATE_ORCHESTRATOR_STATUS_HOLD = "10s"
       }
 
       resources {

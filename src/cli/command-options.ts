@@ -67,6 +67,19 @@ export const SERVE_OPTIONS = [
   },
   { name: 'guest', kind: 'string', default: DEFAULT_GUEST, help: "the guest agent's ADDR:PORT, the only address GET /diagnose probes" },
   ...LEAK_OPTIONS,
+  {
+    name: 'orchestrator-status',
+    kind: 'string',
+    default: '',
+    help: "the orchestrator's gRPC HOST:PORT: set it Unhealthy while the host is not ready, Healthy again after (only what vmgate set)",
+  },
+  { name: 'orchestrator-status-hold', kind: 'string', default: '10s', help: 'how long the verdict must hold before the orchestrator status follows it' },
+  {
+    name: 'orchestrator-status-state',
+    kind: 'string',
+    default: '',
+    help: 'where vmgate remembers that it set Unhealthy (default: $NOMAD_TASK_DIR/orchestrator-status.json, else /run/vmgate/...)',
+  },
 ] as const satisfies readonly OptionSpec[];
 export type ServeFlags = OptionsOf<typeof SERVE_OPTIONS>;
 

@@ -3,11 +3,13 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 import type { Gate } from '../gate/gate.js';
 import { CHECK_STATUSES } from '../checks/types.js';
 import { pressureTables } from '../checks/pressure.js';
+import { ORCHESTRATOR_STATUSES } from '../orchestrator/client.js';
+import type { OrchestratorStatusSync } from './orchestrator-status.js';
 
 const LOOP_RESOLUTION_MS = 10;
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
-export function createMetrics(gate: Gate): Registry {
+export function createMetrics(gate: Gate, sync?: OrchestratorStatusSync | null): Registry {
   const registry = new Registry();
   // process_resident_memory_bytes, nodejs_heap_size_used_bytes, GC durations: the footprint an operator budgets for
   collectDefaultMetrics({ register: registry });
@@ -167,5 +169,37 @@ export function createMetrics(gate: Gate): Registry {
     waits.inc({ reason: a.reason });
     duration.observe({ reason: a.reason }, a.waitedMs / 1000);
   });
+  if (sync) {
+    new Gauge({
+      name: 'vmgate_orchestrator_status',
+      help: "The orchestrator's own status as vmgate last read it (1 on the current one; none when it could not be read)",
+      labelNames: ['status'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of ORCHESTRATOR_STATUSES) this.set({ status: s }, sync.status === s ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'vmgate_orchestrator_status_changes_total',
+      help: "Times vmgate set the orchestrator's status, by the status it set",
+      labelNames: ['status'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [status, n] of sync.changes) this.inc({ status }, n);
+      },
+    });
+    new Counter({
+      name: 'vmgate_orchestrator_errors_total',
+      help: "Failed reads or changes of the orchestrator's status, by gRPC code",
+      labelNames: ['code'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [code, n] of sync.errors) this.inc({ code }, n);
+      },
+    });
+  }
   return registry;
 }

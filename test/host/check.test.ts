@@ -25,7 +25,7 @@ describeHost('vmgate check on real slots', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.check)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps', 'leftover-host-rules']);
+    expect(lines.map((l) => l.check)).toEqual(['tun-device', 'netns-capacity', 'host-visibility', 'leftover-taps', 'host-pressure', 'leftover-host-rules']);
     expect(lines[3]).toMatchObject({ level: 50, check: 'leftover-taps', status: 'fail', netns: ns });
     await runCli(['cleanup', '--min-age', '0s', ...box.flags()]);
   });

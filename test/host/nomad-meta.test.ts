@@ -120,6 +120,7 @@ describeHost('the release tarball', () => {
       'netns-capacity',
       'host-visibility',
       'leftover-taps',
+      'host-pressure',
       'leftover-host-rules',
     ]);
     await execa('rm', ['-rf', dir]);

@@ -14,10 +14,12 @@ describeHost('vmgate serve: the readiness gate on real slots', () => {
     let r = await get(`${s.url}/ready-for-vm`);
     expect(r.status).toBe(200);
     expect(r.body.ready).toBe(true);
-    expect(r.body.checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'link-watcher', 'host-visibility', 'slot-leaks']);
+    expect(r.body.checks.map((c: any) => c.id)).toEqual(['tun-device', 'netns-capacity', 'link-watcher', 'host-visibility', 'host-pressure', 'slot-leaks']);
     r = await get(`${s.url}/ready-for-vm?verbose`);
     expect(r.type).toContain('text/plain');
-    expect(r.text).toBe('[+]tun-device ok\n[+]netns-capacity ok\n[+]link-watcher ok\n[+]host-visibility ok\n[+]slot-leaks ok\nready\n');
+    expect(r.text).toMatch(
+      /^\[\+\]tun-device ok\n\[\+\]netns-capacity ok\n\[\+\]link-watcher ok\n\[\+\]host-visibility ok\n\[\+\]host-pressure ok\n\[\+\]slot-leaks ok\nready\n$/,
+    );
     expect((await get(`${s.url}/healthz`)).status).toBe(200);
     r = await get(`${s.url}/metrics`);
     expect(r.text).toContain('vmgate_host_ready 1');

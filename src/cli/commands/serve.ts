@@ -12,7 +12,7 @@ import { createGateServer } from '../../sinks/http/server.js';
 import { diagnoseRoute, logDiagnoses } from '../../sinks/diagnose-sink.js';
 import { DEFAULT_GUEST, validGuest } from '../../config/guest.js';
 import { logGate } from '../../sinks/gate-log.js';
-import { createLogger } from '../../sinks/log.js';
+import { createLogger, type Logger } from '../../sinks/log.js';
 import { createMetrics } from '../../sinks/metrics.js';
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -55,7 +55,9 @@ export async function run(o: ServeFlags): Promise<number> {
       if (v.reason !== 'starting') meta.publishLatest(String(v.ready), failingIds(v));
     });
   }
-  const server = createGateServer(gate, createMetrics(gate), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });
+  const sync = await orchestratorStatus(o, log);
+  if (sync) gate.on('verdict', (v) => sync.onVerdict(v));
+  const server = createGateServer(gate, createMetrics(gate, sync), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });
   // bind first: callers get 503 "starting" instead of connection refused while the first read runs
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${str(o, 'listen')}: ${err.code ?? err.message}`)));
@@ -72,6 +74,7 @@ export async function run(o: ServeFlags): Promise<number> {
       log.info({ signal }, `${signal}: answering waits in flight with shutting-down and stopping`);
       server.close();
       gate.stop();
+      sync?.stop();
       waitLog.stop();
       diagnoses.stop();
       setImmediate(() => server.closeAllConnections());
@@ -85,5 +88,22 @@ export async function run(o: ServeFlags): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
   });
   await gate.start();
+  sync?.onVerdict(gate.verdict);
+  sync?.start();
   return stopped;
+}
+
+/** --orchestrator-status ADDR: keep the orchestrator's own status in step with the verdict (loaded only when asked). */
+async function orchestratorStatus(o: ServeFlags, log: Logger) {
+  const addr = str(o, 'orchestrator-status');
+  if (addr === '') return null;
+  if (!/^[A-Za-z0-9.:[\]-]+:\d{1,5}$/.test(addr))
+    throw new UsageError(`--orchestrator-status '${addr}' must be HOST:PORT (the orchestrator's GRPC_PORT, e.g. 127.0.0.1:5008)`);
+  const holdMs = durationOption(o, 'orchestrator-status-hold');
+  const stateFile = str(o, 'orchestrator-status-state') || `${process.env.NOMAD_TASK_DIR ?? '/run/vmgate'}/orchestrator-status.json`;
+  const [{ OrchestratorClient }, { OrchestratorStatusSync }] = await Promise.all([
+    import('../../orchestrator/client.js'),
+    import('../../sinks/orchestrator-status.js'),
+  ]);
+  return new OrchestratorStatusSync(new OrchestratorClient(addr), log, { holdMs, stateFile, tickMs: Math.min(1000, Math.max(100, holdMs / 4)) });
 }
