@@ -9,7 +9,7 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 npx tsc -p tsconfig.json
 mkdir -p "$stage/vmgate" release
-cp -r dist proto package.json package-lock.json README.md "$stage/vmgate/"
+cp -r dist proto openapi.json package.json package-lock.json README.md "$stage/vmgate/"
 rm -rf "$stage/vmgate/dist/bench"
 (cd "$stage/vmgate" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 out="release/vmgate-$version-linux-$arch.tar.gz"

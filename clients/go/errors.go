@@ -29,6 +29,8 @@ var (
 	ErrShuttingDown = errors.New("vmgate: shutting-down")
 	// ErrTimeout: no carrier within the timeout; Answer.Holders says whether any process holds the tap.
 	ErrTimeout = errors.New("vmgate: timeout")
+	// ErrNetnsUnwatched: the namespace has no nsid, so the gate cannot follow its link events.
+	ErrNetnsUnwatched = errors.New("vmgate: netns-unwatched")
 )
 
 var sentinels = map[string]error{
@@ -42,6 +44,7 @@ var sentinels = map[string]error{
 	"too-many-waiters": ErrTooManyWaiters,
 	"shutting-down":    ErrShuttingDown,
 	"timeout":          ErrTimeout,
+	"netns-unwatched":  ErrNetnsUnwatched,
 }
 
 // Error is the gate's "no": the HTTP status, the reason code and the gate's own explanation.

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, type HostSandbox } from './host.js';
+import { contractViolation } from './contract.js';
 
 export interface Served {
   url: string;
@@ -66,6 +67,7 @@ export async function startServeWith(box: HostSandbox, prefix: string[], ...extr
   };
 }
 
+/** GET from the gate; every answer on a path of the contract is held to it (test/helpers/contract.ts). */
 export async function get(url: string, init?: RequestInit): Promise<{ status: number; body: any; text: string; type: string | null }> {
   const r = await fetch(url, init);
   const text = await r.text();
@@ -75,5 +77,10 @@ export async function get(url: string, init?: RequestInit): Promise<{ status: nu
   } catch {
     /* text */
   }
-  return { status: r.status, body, text, type: r.headers.get('content-type') };
+  const type = r.headers.get('content-type');
+  if ((init?.method ?? 'GET') === 'GET') {
+    const broken = contractViolation(new URL(url).pathname, r.status, type, body);
+    if (broken) throw new Error(`the gate broke its contract (openapi.json): ${broken}`);
+  }
+  return { status: r.status, body, text, type };
 }

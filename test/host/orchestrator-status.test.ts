@@ -36,7 +36,8 @@ describeHost('the orchestrator status follows the host verdict', () => {
       rmSync(tun);
       await until(() => orch.state.status === 'Unhealthy', 15_000);
       expect(orch.state.overrides).toEqual(['Unhealthy']);
-      expect(s.logs().some((l) => /set the orchestrator Unhealthy: .*tun-device/.test(l.msg))).toBe(true);
+      // the override reaches the orchestrator before vmgate writes its line: wait for the line
+      await until(() => s.logs().some((l) => /set the orchestrator Unhealthy: .*tun-device/.test(l.msg)), 5_000);
       symlinkSync('/dev/net/tun', tun);
       await until(() => orch.state.status === 'Healthy', 15_000);
       expect(orch.state.overrides).toEqual(['Unhealthy', 'Healthy']);
@@ -53,6 +54,7 @@ describeHost('the orchestrator status follows the host verdict', () => {
       orch.state.refuse = true;
       await until(async () => /^vmgate_orchestrator_errors_total\{code="UNAVAILABLE"\} [1-9]/m.test((await get(`${s.url}/metrics`)).text), 15_000);
       expect((await get(`${s.url}/ready-for-vm`)).status).toBe(200);
+      await until(() => s.logs().some((l) => /orchestrator status not read or not set/.test(l.msg)), 5_000);
       expect(s.logs().filter((l) => /orchestrator status not read or not set/.test(l.msg))).toHaveLength(1);
     } finally {
       expect(await s.stop()).toBe(0);

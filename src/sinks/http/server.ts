@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Gate } from '../../gate/gate.js';
@@ -7,6 +9,16 @@ import { readyForVm } from './ready-for-vm.js';
 import { sendJson, sendText } from './respond.js';
 
 export type ExtraRoute = (params: URLSearchParams) => Promise<{ status: number; body: unknown; headers?: Record<string, string> }>;
+
+/** openapi.json at the package root (dist/src/sinks/http or, in tests, src/sinks/http), read once */
+let openapi: string | null = null;
+function openapiText(): string {
+  if (openapi === null) {
+    const at = ['../../../../openapi.json', '../../../openapi.json'].map((p) => fileURLToPath(new URL(p, import.meta.url))).find((p) => existsSync(p));
+    openapi = at ? readFileSync(at, 'utf8') : '{"error":"openapi.json is not installed next to vmgate"}';
+  }
+  return openapi;
+}
 
 /** The gate's HTTP face. Routes are thin: each asks the gate or a sink and writes what it gets. */
 export function createGateServer(gate: Gate, metrics: Registry, log: Logger, extra: Record<string, ExtraRoute> = {}): Server {
@@ -47,6 +59,8 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
         }
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
+        case '/openapi.json':
+          return sendText(res, 200, openapiText(), 'application/json');
         default: {
           const handler = extra[url.pathname];
           if (handler) {
