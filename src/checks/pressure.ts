@@ -22,20 +22,19 @@ export interface PressureTable {
 export function pressureTables(f: PressureFacts): PressureTable[] {
   const out: PressureTable[] = [];
   const twice = (n: number | null) => 2 ** Math.ceil(Math.log2(Math.max(2 * (n ?? 1024), 2)));
-  if (f.neigh4)
+  for (const [table, n, v] of [
+    ['neigh4', f.neigh4, 'ipv4'],
+    ['neigh6', f.neigh6, 'ipv6'],
+  ] as const) {
+    if (!n) continue;
+    const to = twice(n.gcThresh3);
     out.push({
-      table: 'neigh4',
-      used: f.neigh4.entries,
-      limit: f.neigh4.gcThresh3,
-      fix: `'sysctl -w net.ipv4.neigh.default.gc_thresh3=${twice(f.neigh4.gcThresh3)} net.ipv4.neigh.default.gc_thresh2=${twice(f.neigh4.gcThresh3) / 2}'; see who fills it: 'ip -4 neigh show | wc -l'`,
+      table,
+      used: n.entries,
+      limit: n.gcThresh3,
+      fix: `'sysctl -w net.${v}.neigh.default.gc_thresh3=${to} net.${v}.neigh.default.gc_thresh2=${to / 2}'; see who fills it: 'ip -${v === 'ipv4' ? 4 : 6} neigh show | wc -l'`,
     });
-  if (f.neigh6)
-    out.push({
-      table: 'neigh6',
-      used: f.neigh6.entries,
-      limit: f.neigh6.gcThresh3,
-      fix: `'sysctl -w net.ipv6.neigh.default.gc_thresh3=${twice(f.neigh6.gcThresh3)} net.ipv6.neigh.default.gc_thresh2=${twice(f.neigh6.gcThresh3) / 2}'; see who fills it: 'ip -6 neigh show | wc -l'`,
-    });
+  }
   if (f.conntrack)
     out.push({
       table: 'conntrack',
