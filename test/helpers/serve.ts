@@ -48,6 +48,15 @@ export async function startServeWith(box: HostSandbox, prefix: string[], ...extr
     if (!healthy) await new Promise((r) => setTimeout(r, 25));
   }
   if (!healthy) throw new Error(`serve never became healthy: ${describe()}`);
+  // healthy is the watcher; the first evaluation of the host may still be running (answers say 'starting' then):
+  // tests start from a gate that has looked at the host once
+  let evaluated = false;
+  for (let i = 0; i < 600 && !evaluated; i++) {
+    const r = await fetch(`${url}/ready-for-vm`).catch(() => null);
+    evaluated = r !== null && ((await r.json().catch(() => null)) as { reason?: string } | null)?.reason !== 'starting';
+    if (!evaluated) await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!evaluated) throw new Error(`serve never finished its first look at the host: ${describe()}`);
   return {
     url,
     child,
