@@ -7,7 +7,7 @@ import { classifySlots, type SlotView } from '../checks/slots.js';
 import { readSlotLinks } from '../host/links.js';
 import { NETNS_DIR, statNamedNamespace } from '../host/named-namespaces.js';
 import { readProcessTable } from '../host/proc-table.js';
-import { orchestratorsIn, placeTunFds, takeSnapshot } from '../host/snapshot.js';
+import { orchestratorsIn, placeTunsAndSockets, takeSnapshot } from '../host/snapshot.js';
 import { readHostLinks } from '../host/host-side.js';
 import { hostVethName, slotIndex } from '../config/slot-layout.js';
 import { reclaimHostState, type HostFixedEntry } from './reclaim-host-state.js';
@@ -169,7 +169,7 @@ async function verifyAndDelete(
     if (held.length === 0) return { fixed };
     const table = readProcessTable();
     if (table.error) return { refused: `${table.error} during re-verification; nothing more was touched`, fixed };
-    const placeError = await placeTunFds(table);
+    const placeError = await placeTunsAndSockets(table);
     const orchestrators = orchestratorsIn(table, config.orchestratorComm);
     // earlier batches may have been deleted already: "nothing more"
     if (orchestrators.length > 0)

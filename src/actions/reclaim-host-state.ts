@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
-import { hostStateOf, type HostStateView, type OrphanedSlotState } from '../checks/host-state.js';
+import { judgeHostState, slotNamesByIndex, type HostStateView, type OrphanedSlotState } from '../checks/host-state.js';
 import type { HostConfig } from '../config/host-config.js';
 import { iptablesTools, type FirewallRule } from '../host/firewall.js';
 import { readHostSide } from '../host/host-side.js';
 import { listNamedNamespaces } from '../host/named-namespaces.js';
-import type { HostFacts } from '../host/types.js';
 import type { Logger } from '../logging/logger.js';
 import type { HostFixedEntry } from '../checks/fixed-entry.js';
 export type { HostFixedEntry } from '../checks/fixed-entry.js';
@@ -25,26 +24,14 @@ export interface HostReclaimOptions {
 export async function readHostState(config: HostConfig): Promise<HostStateView | null> {
   if (!config.slotLayout) return null;
   const listing = listNamedNamespaces();
-  const hostSide = await readHostSide([], new Set());
-  const facts: HostFacts = {
-    takenAtMs: Date.now(),
-    tun: { path: '', exists: true, isCharDevice: true, major: 10, minor: 200, openError: null, statError: null },
-    maxNamespaces: null,
-    maxNamespacesSource: 'unknown',
-    namespaces: listing.namespaces.map((n) => ({
-      ...n,
-      nsid: null,
-      owned: config.netnsPattern.test(n.name),
-      processes: [],
-      fdHolders: [],
-      links: null,
-      tapHolders: {},
-    })),
-    orchestrators: [],
-    visibility: { pidNamespaceInode: null, capSysPtrace: null, unreadable: [], errors: listing.error ? [listing.error] : [] },
-    hostSide,
-  };
-  return hostStateOf(facts, config);
+  const owned = listing.namespaces.map((n) => n.name).filter((n) => config.netnsPattern.test(n));
+  return judgeHostState({
+    layout: config.slotLayout,
+    facts: await readHostSide([], new Set()),
+    namedIndexes: slotNamesByIndex(owned, config.netnsPattern),
+    namedNsids: new Set(),
+    namesError: listing.error ?? null,
+  });
 }
 
 /**

@@ -183,19 +183,24 @@ function countCopies(rules: FirewallRule[]): Map<string, { rule: FirewallRule; c
 /** The host state of a snapshot, judged; null when the layout is none or it was not read. */
 export function hostStateOf(facts: HostFacts, config: HostConfig): HostStateView | null {
   if (!config.slotLayout || !facts.hostSide) return null;
-  const namedIndexes = new Map<number, string>();
-  const namedNsids = new Set<number>();
-  for (const n of facts.namespaces) {
-    if (n.nsid !== null) namedNsids.add(n.nsid);
-    if (!n.owned) continue;
-    const i = slotIndex(n.name, config.netnsPattern);
-    if (i !== null) namedIndexes.set(i, n.name);
-  }
   return judgeHostState({
     layout: config.slotLayout,
     facts: facts.hostSide,
-    namedIndexes,
-    namedNsids,
+    namedIndexes: slotNamesByIndex(
+      facts.namespaces.filter((n) => n.owned).map((n) => n.name),
+      config.netnsPattern,
+    ),
+    namedNsids: new Set(facts.namespaces.map((n) => n.nsid).filter((id): id is number => id !== null)),
     namesError: facts.visibility.errors.length > 0 ? facts.visibility.errors.join('; ') : null,
   });
+}
+
+/** Slot index -> namespace name, for the slot namespaces' names that carry an index (check, reclaim, the gate). */
+export function slotNamesByIndex(names: readonly string[], pattern: RegExp): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of names) {
+    const i = slotIndex(name, pattern);
+    if (i !== null) out.set(i, name);
+  }
+  return out;
 }

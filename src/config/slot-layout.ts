@@ -86,11 +86,6 @@ export function hostIpIndex(l: SlotLayout, ip: string): number | null {
   return n >= 0 && n < 2 ** (32 - l.hostCidr.bits) ? n : null;
 }
 
-/** The host veth's address of slot N (2N in the veth CIDR); its peer in the namespace is the next one. */
-export function vethIp(l: SlotLayout, n: number): string | null {
-  return n >= 0 && 2 * n + 1 < 2 ** (32 - l.vethCidr.bits) ? intToIp(l.vethCidr.base + 2 * n) : null;
-}
-
 function ipToInt(o: number[]): number {
   return ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
 }

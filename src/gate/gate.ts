@@ -5,8 +5,7 @@ import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
 import { evaluateHost, STARTING, verdictKey, type HostVerdict } from './host-verdict.js';
 import type { LeakOptions } from '../config/leak-options.js';
-import { judgeHostState, type HostStateView } from '../checks/host-state.js';
-import { slotIndex } from '../config/slot-layout.js';
+import { judgeHostState, slotNamesByIndex, type HostStateView } from '../checks/host-state.js';
 import { LeakTracker } from './leak-tracker.js';
 import type { GateEvents } from './events.js';
 import type { PressureFacts } from '../host/pressure.js';
@@ -150,16 +149,10 @@ export class Gate extends EventEmitter<GateEvents> {
     this.hostStateReading = true;
     try {
       const facts = await this.host.hostSide();
-      const namedIndexes = new Map<number, string>();
-      const namedNsids = new Set<number>();
       const listing = this.host.listNamespaces();
-      for (const n of listing.namespaces) {
-        if (!this.opts.owns(n.name)) continue;
-        const i = slotIndex(n.name, this.config.netnsPattern);
-        if (i !== null) namedIndexes.set(i, n.name);
-        const nsid = this.store.byName.get(n.name)?.nsid;
-        if (typeof nsid === 'number') namedNsids.add(nsid);
-      }
+      const owned = listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
+      const namedNsids = new Set(owned.map((n) => this.store.byName.get(n)?.nsid).filter((id): id is number => typeof id === 'number'));
+      const namedIndexes = slotNamesByIndex(owned, this.config.netnsPattern);
       this.hostStateNow = judgeHostState({ layout, facts, namedIndexes, namedNsids, namesError: listing.error ?? null });
       this.judge();
     } catch (err) {

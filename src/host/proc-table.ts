@@ -141,13 +141,19 @@ function readThreads(dir: string): { tid: string; inode: number }[] {
 }
 
 /** The state letter of a /proc/.../stat file (field 3, after the parenthesised comm); X when it cannot be read. */
-function stateOf(statPath: string): string {
+/** The fields of a /proc/.../stat file after the parenthesised comm (field 3 first); null when it cannot be read. */
+function statFields(statPath: string): string[] | null {
   try {
     const stat = readFileSync(statPath, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return 'X';
+    return null;
   }
+}
+
+/** The state letter (field 3); X when it cannot be read. */
+function stateOf(statPath: string): string {
+  return statFields(statPath)?.[0] ?? 'X';
 }
 
 /**
@@ -261,11 +267,6 @@ export function isAlive(pid: number): boolean {
 
 /** The process's start time (field 22 of /proc/PID/stat, in clock ticks since boot): with the pid, its identity. */
 export function readStartTime(pid: number): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const v = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-    return Number.isSafeInteger(v) ? v : null;
-  } catch {
-    return null;
-  }
+  const v = Number(statFields(`/proc/${pid}/stat`)?.[19]);
+  return Number.isSafeInteger(v) ? v : null;
 }

@@ -23,7 +23,7 @@ export interface SnapshotOptions {
  * all; each socket once, however many processes share it). Returns why not, when some could not be placed: then a
  * slot that looks unused may be held by one of them (its use is unknown).
  */
-export async function placeTunFds(table: ProcessTable, selfPid = process.pid): Promise<string | undefined> {
+export async function placeTunsAndSockets(table: ProcessTable, selfPid = process.pid): Promise<string | undefined> {
   const ask: { kind: 'tun' | 'sock'; pid: number; fd: number }[] = [];
   const firstOf = new Map<number, number>();
   for (const p of table.processes) {
@@ -77,7 +77,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
         ).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>()))
       : new Map<string, number | null>();
   const table = readProcessTable();
-  const placeError = await placeTunFds(table);
+  const placeError = await placeTunsAndSockets(table);
   const namespaces = joinProcesses(
     named.map((n) => ({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) })),
     table.processes,
