@@ -2,8 +2,17 @@ import { execa } from 'execa';
 
 export const PREFIX = 'vgtest-bench-';
 
-/** Creates slots as the orchestrator makes them (namespace, tap0, veth pair to the host) in one ip -batch. */
+/** slots per ip -batch: one ip process keeps an fd per namespace it moved a link into (EMFILE near 10,000) */
+const BATCH = 2000;
+
+/** Creates slots as the orchestrator makes them (namespace, tap0, veth pair to the host), 2,000 per ip -batch. */
 export async function createSlots(from: number, to: number): Promise<string[]> {
+  const names: string[] = [];
+  for (let i = from; i < to; i += BATCH) names.push(...(await createBatch(i, Math.min(to, i + BATCH))));
+  return names;
+}
+
+async function createBatch(from: number, to: number): Promise<string[]> {
   const names: string[] = [];
   const lines: string[] = [];
   for (let i = from; i < to; i++) {
