@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { readFirewall } from './firewall.js';
-import { createRtNetlink } from './netlink.js';
+import { createNetlink } from './netlink.js';
+import { dumpLinks } from './links.js';
 import { readNsidsDirect } from './nsids.js';
 import { ParseError } from './parse-error.js';
 import type { ProcessEntry } from './proc-table.js';
@@ -8,36 +9,13 @@ import { run } from './run-ip.js';
 import type { HostLink, HostRoute, HostSideFacts, ProcessRef } from './types.js';
 export type { HostLink, HostRoute, HostSideFacts } from './types.js';
 
-/** IFLA_INFO_KIND (1) from an IFLA_LINKINFO payload: a nul-terminated string. */
-export function linkKind(info: Buffer | undefined): string | null {
-  if (!info) return null;
-  for (let off = 0; off + 4 <= info.length;) {
-    const len = info.readUInt16LE(off);
-    const type = info.readUInt16LE(off + 2) & 0x3fff;
-    if (len < 4 || off + len > info.length) return null;
-    if (type === 1)
-      return info
-        .subarray(off + 4, off + len)
-        .toString('utf8')
-        .replace(/\0+$/, '');
-    off += (len + 3) & ~3;
-  }
-  return null;
-}
-
-/** Every link of the host namespace (one RTM_GETLINK dump, no process). */
+/** Every link of the host namespace (one RTM_GETLINK dump, no process; only name, kind and peer nsid decoded). */
 export async function readHostLinks(): Promise<HostLink[]> {
-  const sock = createRtNetlink();
+  const sock = createNetlink(0);
   try {
-    const msgs = await sock.getLinks();
-    return msgs.map((m) => ({
-      name: m.attrs.ifname ?? '',
-      ifindex: m.data.index ?? 0,
-      kind: linkKind(m.attrs.linkinfo),
-      linkNetnsid: typeof m.attrs.linkNetnsid === 'number' ? m.attrs.linkNetnsid : null,
-    }));
+    return (await dumpLinks(sock, null)).map((m) => ({ name: m.name, ifindex: m.ifindex, kind: m.kind, linkNetnsid: m.linkNetnsid }));
   } finally {
-    sock.socket.close();
+    sock.close();
   }
 }
 

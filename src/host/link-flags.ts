@@ -30,6 +30,36 @@ export function flagLabels(flags: Record<string, unknown>): string[] {
   return out;
 }
 
+/** net_device_flags bits (linux/if.h), by the names flagLabels reads */
+const BITS: [key: string, bit: number][] = [
+  ['up', 0x1],
+  ['broadcast', 0x2],
+  ['debug', 0x4],
+  ['loopback', 0x8],
+  ['pointopoint', 0x10],
+  ['notrailers', 0x20],
+  ['running', 0x40],
+  ['noarp', 0x80],
+  ['promisc', 0x100],
+  ['allmulti', 0x200],
+  ['master', 0x400],
+  ['slave', 0x800],
+  ['multicast', 0x1000],
+  ['portsel', 0x2000],
+  ['automedia', 0x4000],
+  ['dynamic', 0x8000],
+  ['lowerUp', 0x10000],
+  ['dormant', 0x20000],
+  ['echo', 0x40000],
+];
+
+/** ip's labels from ifi_flags as the kernel sends them. */
+export function flagBitsLabels(bits: number): string[] {
+  const flags: Record<string, boolean> = {};
+  for (const [k, bit] of BITS) if (bits & bit) flags[k] = true;
+  return flagLabels(flags);
+}
+
 export function operstateName(n: number | undefined): string {
   return n === undefined ? 'UNKNOWN' : (OPERSTATES[n] ?? String(n));
 }

@@ -4,8 +4,8 @@ import type * as Netlink from 'netlink';
 const require = createRequire(import.meta.url);
 
 /**
- * The two parts of the `netlink` package vmgate uses: the route family (link dumps) and the raw socket (nsid
- * requests). Its index also loads nl80211, generic netlink and wireguard: 60 ms of every command's start.
+ * The one part of the `netlink` package vmgate uses: the raw socket (link dumps and nsid requests, decoded by
+ * vmgate: host/links.ts). Its index also loads the route family's full parser, nl80211, generic netlink and
+ * wireguard: 60 ms of every command's start.
  */
-export const { createRtNetlink } = require('netlink/dist/rt/rt.js') as Pick<typeof Netlink, 'createRtNetlink'>;
 export const { createNetlink } = require('netlink/dist/netlink.js') as Pick<typeof Netlink, 'createNetlink'>;
