@@ -58,7 +58,7 @@ function unknownReason(f: SlotUseFacts): string | null {
   if (f.blind) return f.blind;
   if (f.symlink) return `/run/netns/${f.name} is a symbolic link, not a namespace: vmgate never follows or deletes it`;
   if (!f.nsfs) return `/run/netns/${f.name} is not a namespace mount in vmgate's mount namespace (mount propagation)`;
-  if (f.links === null) return `its links could not be read${f.linkError ? `: ${f.linkError}` : ''}`;
+  if (f.links === null) return f.linkError ? `its links could not be read: ${f.linkError}` : 'its links have not been read yet (vmgate started moments ago)';
   const maybe = unreadableMayBeInside(f.links, f.visibility);
   if (maybe) return maybe;
   const names = new Set(f.links.map((l) => l.name));

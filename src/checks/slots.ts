@@ -138,7 +138,15 @@ export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
 }
 
 /** The view from slots already judged (serve judges each slot again only when it changed). */
-export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], slots: SlotView[], takenAtMs: number, blind: string | null): SlotsView {
+export function slotsView(
+  orchestrators: ProcessRef[],
+  owned: NamespaceFacts[],
+  slots: SlotView[],
+  takenAtMs: number,
+  blind: string | null,
+  /** null: the slots come in order already (serve keeps them so) */
+  order: ((a: SlotView, b: SlotView) => number) | null = (a, b) => byName(a.name, b.name),
+): SlotsView {
   const orchestratorRunning = orchestrators.length > 0;
   const orphans: OrphanVmm[] = [];
   if (!orchestratorRunning) {
@@ -148,7 +156,7 @@ export function slotsView(orchestrators: ProcessRef[], owned: NamespaceFacts[], 
       }
     }
   }
-  return { takenAtMs, blind, orchestratorRunning, orchestrators, slots: [...slots].sort((a, b) => byName(a.name, b.name)), orphans };
+  return { takenAtMs, blind, orchestratorRunning, orchestrators, slots: order ? [...slots].sort(order) : slots, orphans };
 }
 
 /** One-word tap state for tables and messages: no-tap, admin-down, carrier, no-carrier. */

@@ -5,7 +5,7 @@ import { readGateHostFacts } from '../host/gate-facts.js';
 import { HolderIndex } from '../host/holder-index.js';
 import { LinkMonitor } from '../host/link-monitor.js';
 import { LinkReader, readLinksByName } from '../host/links.js';
-import { listNamedNamespaces, NETNS_DIR, readNsids, statNamedNamespace } from '../host/named-namespaces.js';
+import { listNamedNamespacesAsync, NETNS_DIR, netnsDirStamp, readNetnsNames, readNsids, statNamedNamespace } from '../host/named-namespaces.js';
 import { NetnsDirWatch } from '../host/netns-dir-watch.js';
 import { isAlive, readProcessEntry, readProcessTableAsync, type ProcessEntry } from '../host/proc-table.js';
 import { readTunDevice } from '../host/tun-device.js';
@@ -28,7 +28,9 @@ export function realGateHost(
     events: new LinkMonitor(),
     readLinks: (nsids) => reader.readMany(nsids),
     readLinksByName: (name) => readLinksByName(name),
-    listNamespaces: () => listNamedNamespaces(netnsDir),
+    listNamespaces: () => listNamedNamespacesAsync(netnsDir),
+    netnsDirStamp: () => netnsDirStamp(netnsDir),
+    readNetnsNames: () => readNetnsNames(netnsDir),
     statNamespace: (name) => statNamedNamespace(`${netnsDir}/${name}`, name),
     readNsids: (names, listing) => readNsids(names, netnsDir, listing),
     namespaceExists: (name) => existsSync(`${netnsDir}/${name}`),
@@ -37,7 +39,7 @@ export function realGateHost(
     holders,
     isAlive,
     processTable: () => readProcessTableAsync(),
-    gateFacts: () => readGateHostFacts(tunPath, netnsDir, extra),
+    gateFacts: () => readGateHostFacts(tunPath, extra),
     tun: () => readTunDevice(tunPath),
     self: () => readSelfFacts(),
     // who is inside unnamed namespaces is for check and inventory: serve counts them, and never passes over /proc for it

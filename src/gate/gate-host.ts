@@ -29,10 +29,14 @@ export interface GateHost {
   readLinks(nsids: number[]): Promise<Map<number, LinkFacts[] | Error>>;
   /** links of a namespace without an nsid (one `ip -n NAME`: rare) */
   readLinksByName(name: string): Promise<LinkFacts[]>;
-  /** names in /run/netns with inode, age and whether each is a namespace mount */
-  listNamespaces(): NamedNamespaces;
+  /** names in /run/netns with inode, age and whether each is a namespace mount (the whole directory, read now) */
+  listNamespaces(): NamedNamespaces | Promise<NamedNamespaces>;
   /** one name in /run/netns; null when it is not there */
   statNamespace(name: string): NamedNamespace | null;
+  /** a stamp of /run/netns itself that moves whenever a name comes or goes (its mtime); null: not readable */
+  netnsDirStamp(): string | null;
+  /** the names in /run/netns, nothing else; an Error when the directory cannot be read */
+  readNetnsNames(): Promise<string[] | Error>;
   readNsids(names: string[], listing?: NamedNamespaces): Promise<Map<string, number | null>>;
   namespaceExists(name: string): boolean;
   /** gives each name an nsid (a change of the host) */
@@ -54,8 +58,8 @@ export interface GateHost {
   isAlive(pid: number): boolean;
   /** a whole pass over /proc that yields between chunks (inventory, metrics: never a wait) */
   processTable(): Promise<ProcessTable>;
-  /** what each evaluation re-reads: named namespaces, kernel limit, tun device, vmgate's own view */
-  gateFacts(): Promise<GateHostFacts>;
+  /** what each evaluation re-reads: kernel limit, tun device, vmgate's own view (names come from the gate's index) */
+  gateFacts(): Promise<Omit<GateHostFacts, 'named'>>;
   tun(): TunDeviceFacts;
   /** vmgate's own view: its PID namespace and whether it has CAP_SYS_PTRACE */
   self(): SelfFacts;

@@ -13,6 +13,7 @@ import type { PressureFacts } from '../host/pressure.js';
 /** how long a refusal by the kernel keeps host-pressure failing */
 const PRESSURE_WINDOW_MS = 60_000;
 import { LinkStore } from './link-store.js';
+import { NetnsIndex } from './netns-index.js';
 import { LiveFacts } from './live-facts.js';
 import { ALWAYS_READY, SlotWaits, type HostGateView } from './slot-waits.js';
 import type { WaitAnswer, WaitRequest } from './wait-answer.js';
@@ -43,6 +44,8 @@ export interface GateOptions {
  */
 export class Gate extends EventEmitter<GateEvents> {
   private readonly store: LinkStore;
+  /** every name in /run/netns, kept by what changed (never listed whole while nothing happens) */
+  private readonly names: NetnsIndex;
   private readonly waits: SlotWaits;
   private readonly live: LiveFacts;
   private readonly leaks: LeakTracker | null = null;
@@ -69,7 +72,8 @@ export class Gate extends EventEmitter<GateEvents> {
   ) {
     super();
     this.backoffMs = opts.backoffMs ?? 100;
-    this.store = new LinkStore(opts.owns, host);
+    this.names = new NetnsIndex(host);
+    this.store = new LinkStore(opts.owns, host, this.names);
     const view: HostGateView = {
       state: () => (this.current.reason === 'starting' ? 'starting' : this.current.ready ? 'ready' : 'not-ready'),
       failing: () => describeFailing(this.current),
@@ -116,6 +120,16 @@ export class Gate extends EventEmitter<GateEvents> {
     return this.waits.count;
   }
 
+  /** Resolves when the links of every slot followed at start (or after a resync) have been read. */
+  linksLoaded(): Promise<void> {
+    return this.store.linksLoaded();
+  }
+
+  /** slots whose links are still to be read (the first seconds after start at 30,000 slots) */
+  get linksPending(): number {
+    return this.store.linksPending;
+  }
+
   /** slot namespaces followed */
   get slotCount(): number {
     return this.store.byName.size;
@@ -148,8 +162,10 @@ export class Gate extends EventEmitter<GateEvents> {
     if (!layout || !this.host.hostSide || this.hostStateReading || this.stopped) return;
     this.hostStateReading = true;
     try {
+      // names are matched to veths by nsid: none is judged while the nsids read after start are still coming in
+      await this.store.linksLoaded();
       const facts = await this.host.hostSide();
-      const listing = this.host.listNamespaces();
+      const listing = this.names.listing;
       const owned = listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
       const namedNsids = new Set(owned.map((n) => this.store.byName.get(n)?.nsid).filter((id): id is number => typeof id === 'number'));
       const namedIndexes = slotNamesByIndex(owned, this.config.netnsPattern);
@@ -175,12 +191,14 @@ export class Gate extends EventEmitter<GateEvents> {
   /** Never throws: a watcher that cannot start is reported as unhealthy and retried with backoff. */
   async start(): Promise<void> {
     this.dirWatch = this.host.watchNamespaces((names) => {
+      // named: each is stat'ed once (slots by the store, others by the index: capacity counts them); null: all again
+      if (names) this.names.update([...names].filter((n) => !this.opts.owns(n)));
       this.store
         .refresh(names ?? undefined)
         .then(() => this.scheduleEvaluate())
         .catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
     });
-    this.recheckTimer = setInterval(() => void this.evaluate(), this.opts.recheckMs);
+    this.recheckTimer = setInterval(() => void this.recheck(), this.opts.recheckMs);
     this.recheckTimer.unref();
     if (this.opts.hostStateMs && this.config.slotLayout && this.host.hostSide) {
       this.hostStateTimer = setInterval(() => void this.readHostState(), this.opts.hostStateMs);
@@ -273,11 +291,12 @@ export class Gate extends EventEmitter<GateEvents> {
     this.reading = (async () => {
       do {
         this.readAgain = false;
-        const facts = await this.host.gateFacts();
+        await this.catchUpNames();
+        const facts = { ...(await this.host.gateFacts()), named: this.names.list() };
         if (this.stopped) return;
         this.hostFacts = facts;
         this.notePressure(facts.pressure);
-        this.reconcile(facts.named);
+        this.reconcile();
         this.judge();
       } while (this.readAgain);
     })()
@@ -289,7 +308,8 @@ export class Gate extends EventEmitter<GateEvents> {
   private judge(): void {
     if (this.stopped || !this.hostFacts) return;
     const before = this.current;
-    const unwatched = [...this.store.byName.values()].filter((n) => n.nsid === null).map((n) => n.name);
+    const unwatched: string[] = [];
+    for (const n of this.store.byName.values()) if (n.nsid === null && !n.unread) unwatched.push(n.name);
     const leaks = this.leaks ? { summary: this.leaks.summary, opts: this.leaks.opts } : undefined;
     const now = evaluateHost(
       this.config,
@@ -310,22 +330,51 @@ export class Gate extends EventEmitter<GateEvents> {
   }
 
   /**
-   * inotify drops events when its queue overflows (and says so in a way node does not pass on): the listing each
-   * evaluation reads anyway is compared with what is followed, and what differs is read again.
+   * inotify drops events when its queue overflows (and says so in a way node does not pass on): one stat of
+   * /run/netns says whether names came or went since the last look; only then are its names read and compared.
    */
-  private reconcile(named: { name: string; inode: number }[]): void {
+  private async catchUpNames(): Promise<void> {
+    const differ = await this.names.catchUp();
+    this.refreshNames(differ);
+  }
+
+  /** The recheck: an evaluation, and a slice of the names stat'ed again (all of them once a minute, spread). */
+  private async recheck(): Promise<void> {
+    await this.evaluate();
+    if (this.stopped) return;
+    this.refreshNames(await this.names.verifySlice(this.opts.recheckMs));
+  }
+
+  private refreshNames(differ: Set<string>): void {
+    const owned = [...differ].filter((n) => this.opts.owns(n));
+    if (owned.length === 0) return;
+    this.store.refresh(owned).catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
+  }
+
+  /**
+   * What is followed against the index, in memory: a slot the store could not take in (a failed refresh) is tried
+   * again at the next evaluation. Counted first (no work while both agree on the number); then compared name by name.
+   */
+  private reconcile(): void {
+    let owned = 0;
+    for (const n of this.names.list()) if (this.opts.owns(n.name)) owned += 1;
+    if (owned === this.store.byName.size && !this.storeBehind) return;
     const differ = new Set<string>();
-    const listed = new Set<string>();
-    for (const n of named) {
+    for (const n of this.names.list()) {
       if (!this.opts.owns(n.name)) continue;
-      listed.add(n.name);
       const known = this.store.get(n.name);
       if (!known || known.inode !== n.inode) differ.add(n.name);
     }
-    for (const name of this.store.byName.keys()) if (!listed.has(name)) differ.add(name);
+    for (const name of this.store.byName.keys()) if (!this.names.get(name)) differ.add(name);
+    this.storeBehind = false;
     if (differ.size === 0) return;
-    this.store.refresh(differ).catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
+    this.store.refresh(differ).catch((err: Error) => {
+      this.storeBehind = true;
+      this.emit('watcher', 'refresh-failed', err.message);
+    });
   }
+
+  private storeBehind = false;
 
   private evaluateQueued = false;
   private scheduleEvaluate(): void {
@@ -364,6 +413,7 @@ export class Gate extends EventEmitter<GateEvents> {
       do {
         this.resyncAgain = false;
         await this.store.resync().catch((err: Error) => this.emit('watcher', 'refresh-failed', err.message));
+        await this.store.linksLoaded();
         this.waits.recheckAll();
       } while (this.resyncAgain && !this.stopped);
     })().finally(() => {
@@ -393,7 +443,7 @@ export class Gate extends EventEmitter<GateEvents> {
           if (this.stopped) return;
           this.backoffMs = this.opts.backoffMs ?? 100;
           this.emit('watcher', 'restarted', this.host.events.describe());
-          this.waits.recheckAll();
+          void this.store.linksLoaded().then(() => this.waits.recheckAll());
           void this.evaluate();
         },
         (err: Error) => {

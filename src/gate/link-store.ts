@@ -3,9 +3,20 @@ import { EventEmitter } from 'node:events';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
+import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
 
 /** The part of the host the store reads (and the one change it makes: nsids for slots that have none). */
-export type StoreHost = Pick<GateHost, 'readLinks' | 'readLinksByName' | 'listNamespaces' | 'statNamespace' | 'readNsids' | 'assignNsids'>;
+export type StoreHost = Pick<GateHost, 'readLinks' | 'readLinksByName' | 'readNsids' | 'assignNsids'>;
+
+/** Where the store learns names (gate/netns-index.ts: the index every name in /run/netns is kept in). */
+export interface NameSource {
+  /** every name, read now (the whole directory) */
+  load(): Promise<NamedNamespaces>;
+  /** these names as they are now, each stat'ed again (absent: not there) */
+  look(names: Iterable<string>): NamedNamespace[];
+  /** every name as last seen (no read) */
+  readonly listing: NamedNamespaces;
+}
 
 export interface TrackedNamespace {
   name: string;
@@ -15,7 +26,14 @@ export interface TrackedNamespace {
   /** by interface name; null until the first dump answered */
   links: Map<string, LinkFacts> | null;
   linkError?: string;
+  /** followed since a resync whose background read has not reached it: its nsid (null meanwhile) and links are unread */
+  unread?: boolean;
+  /** whether the name is a namespace mount (a plain file left by an unpropagated mount can never get an nsid) */
+  nsfs?: boolean;
 }
+
+/** namespaces whose links one background read asks for before giving the event loop back (about 25 ms) */
+const LINK_CHUNK = 128;
 
 /**
  * The live link state of every slot namespace, kept by monitor events, with a full read only at start and after
@@ -32,6 +50,7 @@ export class LinkStore extends EventEmitter {
   constructor(
     private readonly owns: (name: string) => boolean,
     private readonly host: StoreHost,
+    private readonly names: NameSource,
   ) {
     super();
   }
@@ -82,20 +101,79 @@ export class LinkStore extends EventEmitter {
     this.emit('changed', ns.name);
   }
 
-  /** Full read: at start and after the monitor restarted (events may have been lost). */
+  /**
+   * Full read: at start and after the monitor restarted or lost events. Resolves once every name is followed (with
+   * its nsid: events count from now); the links are read after it, in the background, LINK_CHUNK namespaces at a
+   * time (linksLoaded() says when), so a gate over 30,000 slots answers within a second or two of starting. A slot
+   * asked about before its turn is read first (readFirst); until read, it is never called idle or not found.
+   */
   async resync(): Promise<void> {
     this.pending.set(-1, []);
+    let seen: Map<string, TrackedNamespace>;
     try {
-      const seen = await this.readNames();
+      seen = await this.readNames(true, undefined, true);
       for (const ns of [...this.byName.values()]) if (!seen.has(ns.name)) this.remove(ns);
       for (const ns of seen.values()) this.track(ns);
-      await this.readLinks([...seen.values()]);
     } finally {
       const buffered = this.pending.get(-1) ?? [];
       this.pending.delete(-1);
       for (const ev of buffered) this.apply(ev);
     }
-    for (const name of this.byName.keys()) this.emit('changed', name);
+    this.loadLinks([...seen.values()]);
+  }
+
+  /** namespaces whose links a resync has yet to read (the newest resync's list: it supersedes an older one) */
+  private linkQueue: TrackedNamespace[] = [];
+  private readonly linkInFlight = new Set<TrackedNamespace>();
+  private linkLoading: Promise<void> | null = null;
+
+  /** slots whose links are still to be read after a resync */
+  get linksPending(): number {
+    return this.linkQueue.length + this.linkInFlight.size;
+  }
+
+  /** Resolves when the links every resync queued have been read. */
+  linksLoaded(): Promise<void> {
+    return this.linkLoading ?? Promise.resolve();
+  }
+
+  private loadLinks(list: TrackedNamespace[]): void {
+    this.linkQueue = list;
+    this.linkLoading ??= (async () => {
+      // first every new slot's nsid, in one go (one `ip netns list`: the kernel's cost of it grows with the square
+      // of the namespaces, and in that process it is not on this event loop)
+      await this.readNsidsOf(this.linkQueue, true).catch(() => undefined);
+      while (this.linkQueue.length > 0) {
+        const chunk = this.linkQueue.splice(0, LINK_CHUNK).filter((ns) => this.byName.get(ns.name) === ns);
+        for (const ns of chunk) this.linkInFlight.add(ns);
+        try {
+          await this.readLinks(chunk);
+        } finally {
+          this.linkInFlight.clear();
+        }
+        for (const ns of chunk) this.emit('changed', ns.name);
+      }
+    })().finally(() => (this.linkLoading = null));
+  }
+
+  /**
+   * A slot a client asks about whose links the background read has not reached: read now, out of turn (the read in
+   * flight finishes first: one chunk, tens of milliseconds). Nothing when it is read, in flight or not followed.
+   */
+  readFirst(name: string): void {
+    const ns = this.byName.get(name);
+    if (!ns || this.linkInFlight.has(ns)) return;
+    const at = this.linkQueue.indexOf(ns);
+    if (at < 0) return;
+    this.linkQueue.splice(at, 1);
+    this.linkInFlight.add(ns);
+    void this.readNsidsOf(ns.unread ? [ns] : [])
+      .then(() => this.readLinks([ns]))
+      .catch(() => undefined)
+      .finally(() => {
+        this.linkInFlight.delete(ns);
+        if (this.byName.get(name) === ns) this.emit('changed', name);
+      });
   }
 
   /** names changed since the refresh in flight began (null: look at the whole directory; undefined: nothing) */
@@ -154,11 +232,17 @@ export class LinkStore extends EventEmitter {
    * Owned names with inode, age and nsid; owned namespaces without an nsid get one first. onlyNew: names already
    * followed under the same inode keep the nsid they have (an nsid lives as long as its namespace).
    */
-  private async readNames(onlyNew = false, only?: Set<string>): Promise<Map<string, TrackedNamespace>> {
-    const listing = only ? { namespaces: [...only].map((n) => this.host.statNamespace(n)).filter((n) => n !== null) } : this.host.listNamespaces();
+  private async readNames(onlyNew = false, only?: Set<string>, later = false): Promise<Map<string, TrackedNamespace>> {
+    const listing = only ? { namespaces: this.names.look(only) } : await this.names.load();
     const owned = listing.namespaces.filter((n) => this.owns(n.name));
     const known = (n: { name: string; inode: number }) => (onlyNew ? this.byName.get(n.name) : undefined)?.inode === n.inode;
     const named = owned.filter((n) => !known(n));
+    if (later) {
+      // a resync: followed now, nsid and links read in the background (loadLinks)
+      const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, { ...n, nsid: null, links: null, unread: true }]));
+      for (const n of owned) if (known(n)) out.set(n.name, this.byName.get(n.name)!);
+      return out;
+    }
     const names = named.map((n) => n.name);
     let nsids = named.length > 0 ? await this.host.readNsids(names, listing) : new Map<string, number | null>();
     const missing = named.filter((n) => n.nsfs && (nsids.get(n.name) ?? null) === null).map((n) => n.name);
@@ -171,7 +255,36 @@ export class LinkStore extends EventEmitter {
     return out;
   }
 
+  /**
+   * nsids of slots followed unread; those without one get one (as a fresh slot does). whole: all in one question
+   * (host/named-namespaces.ts picks `ip netns list` for many); else 64 at a time, each asked of the kernel directly.
+   */
+  private async readNsidsOf(list: TrackedNamespace[], whole = false): Promise<void> {
+    const want = list.filter((ns) => ns.unread && this.byName.get(ns.name) === ns);
+    if (want.length === 0) return;
+    if (!whole && want.length > 64) {
+      for (let i = 0; i < want.length; i += 64) await this.readNsidsOf(want.slice(i, i + 64));
+      return;
+    }
+    const names = want.map((ns) => ns.name);
+    let nsids = await this.host.readNsids(names, this.names.listing);
+    const missing = want.filter((ns) => ns.nsfs && (nsids.get(ns.name) ?? null) === null).map((ns) => ns.name);
+    if (missing.length > 0) {
+      await this.host.assignNsids(missing);
+      const again = await this.host.readNsids(missing);
+      nsids = new Map([...nsids, ...again]);
+    }
+    for (const ns of want) {
+      if (!ns.unread) continue;
+      delete ns.unread;
+      ns.nsid = nsids.get(ns.name) ?? null;
+      if (ns.nsid !== null && this.byName.get(ns.name) === ns) this.byNsid.set(ns.nsid, ns);
+    }
+  }
+
   private async readLinks(list: TrackedNamespace[]): Promise<void> {
+    // a slot whose nsid could not be read (the background read failed): asked for alone now
+    await this.readNsidsOf(list);
     const withId = list.filter((n) => n.nsid !== null);
     for (const n of withId) if (!this.pending.has(n.nsid!)) this.pending.set(n.nsid!, []);
     try {

@@ -20,6 +20,14 @@ interface Pass {
   orchestrators: ProcessRef[];
   visibility: VisibilityFacts;
   blind: string | null;
+  /** what every slot's judgement shares (orchestrator running, blindness, visibility): a change judges all again */
+  sharedKey: string;
+  /** per namespace inode, what the pass says of it (who is inside, who holds it, its taps and sockets) */
+  sigs: Map<number, string>;
+  /** the pass before (its sigs and key), until the first judgement against this one: what changed between them */
+  prev: Pass | null;
+  /** inodes whose facts differ from the pass before; 'all' when every slot must be judged again */
+  changed: Set<number> | 'all';
 }
 
 /**
@@ -33,7 +41,10 @@ interface Pass {
 export class LiveFacts {
   private pass: Pass | null = null;
   private reading: Promise<Pass> | null = null;
-  private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView }>();
+  private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView; fromPass: boolean }>();
+  /** the followed names in inventory order (ns-2 before ns-10); null after a name came or went (sorted only then) */
+  private order: string[] | null = null;
+  private readonly sortKeys = new Map<string, SortKey>();
   private view: { pass: Pass; version: number; view: SlotsView } | null = null;
   /** when each slot's links last changed: a slot that changed after the pass began is read from the holder index */
   private readonly changedAt = new Map<string, number>();
@@ -49,12 +60,20 @@ export class LiveFacts {
     for (const event of ['changed', 'removed', 'tracked'])
       store.on(event, (name: string) => {
         this.slots.delete(name);
-        if (event === 'removed') this.changedAt.delete(name);
-        else this.changedAt.set(name, this.clock());
+        if (event !== 'changed') this.order = null;
+        if (event === 'removed') {
+          this.changedAt.delete(name);
+          this.sortKeys.delete(name);
+        } else this.changedAt.set(name, this.clock());
       });
   }
 
-  /** The slots judged (active, starting, idle, unknown), current as described above. */
+  /**
+   * The slots judged (active, starting, idle, unknown), current as described above. A new pass judges again only
+   * the slots it says something new of (processes in or holding them changed, or what all slots share), and the
+   * young ones whose age may have crossed --min-age; the others keep their judgement with their age brought up to
+   * date: a pass on a quiet host costs a comparison per slot, not a judgement.
+   */
   async get(): Promise<SlotsView> {
     const pass = await this.currentPass();
     const version = this.store.version;
@@ -62,35 +81,63 @@ export class LiveFacts {
     const owned: NamespaceFacts[] = [];
     const judged: SlotView[] = [];
     let fresh = 0;
-    for (const ns of [...this.store.byName.values()]) {
+    for (const name of this.inOrder()) {
+      const ns = this.store.byName.get(name);
+      if (!ns) continue;
       let slot = this.slots.get(ns.name);
+      if (slot && slot.ns === ns && slot.pass !== pass && this.stillHolds(slot, pass)) {
+        slot.pass = pass;
+        slot.view.ageSeconds = Math.floor(Math.max(0, pass.takenAtMs - ns.createdAtMs) / 1000);
+      }
       if (!slot || slot.pass !== pass || slot.ns !== ns) {
-        // after a new pass every slot is judged again: 100 at a time, then the loop's turn (waits come first)
+        // after a new pass every slot it changed is judged again: 100 at a time, then the loop's turn (waits come first)
         if (++fresh % 100 === 0) await new Promise((r) => setImmediate(r));
         const key = { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true };
         let facts = joinOne(pass.index, key);
-        if ((this.changedAt.get(ns.name) ?? -Infinity) >= pass.startedAtMs) {
+        const fromPass = (this.changedAt.get(ns.name) ?? -Infinity) < pass.startedAtMs;
+        if (!fromPass) {
           // its links changed since the pass began (a VMM came or went): who is inside now, this slot's processes only
           facts = { ...joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key), fdHolders: facts.fdHolders };
         }
         facts.links = ns.links ? [...ns.links.values()] : null;
         if (ns.linkError !== undefined) facts.linkError = ns.linkError;
         const view = classifySlot(facts, this.config, pass.takenAtMs, pass.orchestrators.length > 0, pass.blind, pass.visibility);
-        slot = { pass, ns, facts, view };
+        slot = { pass, ns, facts, view, fromPass };
         this.slots.set(ns.name, slot);
       }
       owned.push(slot.facts);
       judged.push(slot.view);
     }
-    const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind);
+    pass.prev = null;
+    const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind, null);
     // the version read at the start: a change while judging makes the next call judge again
     this.view = { pass, version, view };
     return view;
   }
 
+  /** Whether a slot judged against the pass before this one is judged the same by this one. */
+  private stillHolds(slot: { pass: Pass; view: SlotView; fromPass: boolean; ns: TrackedNamespace }, pass: Pass): boolean {
+    if (pass.prev !== slot.pass || pass.changed === 'all' || !slot.fromPass) return false;
+    // 'starting' turns 'idle' with age alone
+    return slot.view.state !== 'starting' && !pass.changed.has(slot.ns.inode);
+  }
+
+  /** The followed names in inventory order (ns-2 before ns-10), sorted again only when a name came or went. */
+  private inOrder(): string[] {
+    if (this.order) return this.order;
+    const keys = [...this.store.byName.keys()].map((name) => {
+      let k = this.sortKeys.get(name);
+      if (!k) this.sortKeys.set(name, (k = sortKey(name)));
+      return k;
+    });
+    keys.sort(compareKeys);
+    return (this.order = keys.map((k) => k.name));
+  }
+
   private currentPass(): Promise<Pass> {
     if (this.pass && performance.now() - this.pass.at < this.maxAgeMs) return Promise.resolve(this.pass);
     const startedAtMs = this.clock();
+    const before = this.pass;
     this.reading ??= this.host
       .processTable()
       .then((table) => {
@@ -104,10 +151,62 @@ export class LiveFacts {
           orchestrators: orchestratorsIn(table, this.config.orchestratorComm),
           visibility,
           blind: blindness(visibility),
+          sharedKey: '',
+          sigs: new Map(),
+          prev: null,
+          changed: 'all',
         };
-        return this.pass;
+        const pass = this.pass;
+        pass.sharedKey = JSON.stringify([pass.orchestrators.length > 0, pass.blind, visibility]);
+        pass.sigs = inodeSigs(pass.index);
+        pass.prev = before;
+        pass.changed = before && before.sharedKey === pass.sharedKey ? changedInodes(before.sigs, pass.sigs) : 'all';
+        if (before) before.prev = null;
+        return pass;
       })
       .finally(() => (this.reading = null));
     return this.reading;
   }
+}
+
+/** Per namespace inode, one string of everything a pass says of it: who is inside (and their taps), who holds it. */
+function inodeSigs(index: ProcessIndex): Map<number, string> {
+  const sigs = new Map<number, string>();
+  const add = (inode: number, s: string) => sigs.set(inode, (sigs.get(inode) ?? '') + s);
+  for (const [inode, ps] of index.inside)
+    add(inode, `i${ps.map((p) => `${p.pid}:${p.comm}:${p.tunFds.map((t) => `${t.fd}/${t.iff}/${t.devNetns ?? ''}`).join(',')}`).join(';')}`);
+  for (const [inode, ps] of index.byFd) add(inode, `f${ps.map((p) => `${p.pid}:${p.comm}`).join(';')}`);
+  for (const [inode, ts] of index.tunByNetns) add(inode, `t${ts.map((t) => `${t.p.pid}:${t.p.comm}:${t.fd}:${t.iff}`).join(';')}`);
+  for (const [inode, ps] of index.sockByNetns) add(inode, `s${ps.map((p) => `${p.pid}:${p.comm}`).join(';')}`);
+  return sigs;
+}
+
+/** The inodes whose signature differs between two passes (present in either). */
+function changedInodes(before: Map<number, string>, now: Map<number, string>): Set<number> {
+  const out = new Set<number>();
+  for (const [inode, sig] of now) if (before.get(inode) !== sig) out.add(inode);
+  for (const inode of before.keys()) if (!now.has(inode)) out.add(inode);
+  return out;
+}
+
+/** A name split for natural order (ns-2 before ns-10) once, so that sorting compares without a collator. */
+interface SortKey {
+  name: string;
+  parts: (string | number)[];
+}
+
+function sortKey(name: string): SortKey {
+  return { name, parts: name.split(/(\d+)/).map((p, i) => (i % 2 === 1 ? Number(p) : p)) };
+}
+
+function compareKeys(a: SortKey, b: SortKey): number {
+  const n = Math.min(a.parts.length, b.parts.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.parts[i]!;
+    const y = b.parts[i]!;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return a.parts.length - b.parts.length || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }

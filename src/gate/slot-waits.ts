@@ -20,6 +20,8 @@ interface Waiter {
 
 const ADMIN_DOWN_SETTLE_MS = 50;
 const EXPIRE_BATCH = 20;
+/** how long a wait whose deadline passed still waits for the kernel's own word on its tap (RTM_GETLINK) */
+const KERNEL_SAYS_MS = 500;
 
 /** What a slot wait needs of the host gate. */
 export interface HostGateView {
@@ -102,13 +104,15 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
     // past the request's own deadline (a refresh can run long while namespaces churn)
     if (!this.store.get(req.netns) && this.opts.host.namespaceExists(req.netns)) {
       const left = Math.max(0, req.timeoutMs - (performance.now() - started));
-      await Promise.race([this.store.refresh().catch(() => undefined), delay(left)]);
+      await Promise.race([this.store.refresh([req.netns]).catch(() => undefined), delay(left)]);
       if (signal?.aborted) return null;
       if (this.closed) return this.answer(req, started, 'shutting-down');
     }
     if (signal?.aborted) return null;
     // every kind of slot request counts against the cap, answered-at-once ones included (a flood of timeout_ms=0)
     if (this.count >= this.opts.maxWaiters) return this.answer(req, started, 'too-many-waiters', `${this.opts.maxWaiters} waits are in flight`);
+    // just started: the background read of every slot's links has not reached this one yet; read it first
+    this.store.readFirst(req.netns);
     const now = this.judge(req);
     if (now) return this.answer(req, started, now.reason, now.error);
     if (req.timeoutMs === 0) return this.timeoutOrCarrier(req, started);
@@ -158,6 +162,7 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
       if (!this.isWaiting(w)) continue; // answered meanwhile (an event, a disconnect, shutdown)
       if (this.opts.gate.state() === 'not-ready')
         w.finish('host-not-ready', `no answer within ${w.req.timeoutMs}ms and the host gate says no: ${this.opts.gate.failing()}`);
+      else if (this.notReadYet(w.req.netns)) w.finish('starting', `vmgate started moments ago and has not read ${w.req.netns}'s links yet; retry shortly`);
       else void this.kernelSays(w.req.netns).then((links) => this.isWaiting(w) && w.finishFrom(links));
     }
     if (this.expired.length > 0) setImmediate(() => this.answerExpired());
@@ -169,15 +174,24 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
   private kernelSays(netns: string): Promise<LinkFacts[] | null> {
     let p = this.reading.get(netns);
     if (!p) {
-      p = this.store.readNow(netns).finally(() => this.reading.delete(netns));
+      // the deadline has passed: the kernel gets KERNEL_SAYS_MS more, then the answer goes out without it
+      p = Promise.race([this.store.readNow(netns), delay(KERNEL_SAYS_MS).then(() => null)]).finally(() => this.reading.delete(netns));
       this.reading.set(netns, p);
     }
     return p;
   }
 
+  /** followed, but its links not read yet (the background read after start has not reached it) */
+  private notReadYet(netns: string): boolean {
+    const ns = this.store.get(netns);
+    return ns !== undefined && (ns.unread === true || (ns.nsid !== null && ns.links === null && ns.linkError === undefined));
+  }
+
   /** Before a timeout: the kernel's own word (a link event may be late); carrier there is carrier-up. */
   private async timeoutOrCarrier(req: WaitRequest, started: number): Promise<WaitAnswer> {
     const links = await this.kernelSays(req.netns);
+    if (!links && this.notReadYet(req.netns))
+      return this.answer(req, started, 'starting', `vmgate started moments ago and has not read ${req.netns}'s links yet; retry shortly`);
     const link = links?.find((l) => l.name === req.iface);
     return link?.adminUp && link.carrier ? this.answer(req, started, 'carrier-up', undefined, link) : this.answer(req, started, 'timeout');
   }
@@ -223,6 +237,7 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
       if (this.store.follows(req.netns) && this.opts.host.namespaceExists(req.netns)) return null;
       return { reason: 'netns-not-found', error: `no slot namespace '${req.netns}' (named in /run/netns and matching --netns-pattern)` };
     }
+    if (ns.unread) return null;
     if (ns.nsid === null) {
       return {
         reason: 'netns-unwatched',
@@ -279,7 +294,8 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
     const now = performance.now();
     if (now - this.lastReread < 1000) return;
     this.lastReread = now;
-    void this.store.refresh().catch(() => undefined);
+    // no name given: only the slots whose links could not be read are read again, never the whole directory
+    void this.store.refresh([]).catch(() => undefined);
   }
 
   /**

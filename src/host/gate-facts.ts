@@ -1,5 +1,5 @@
 import { readMaxNetNamespaces } from './kernel-limits.js';
-import { listNamedNamespacesAsync, NETNS_DIR, type NamedNamespace } from './named-namespaces.js';
+import type { NamedNamespace } from './named-namespaces.js';
 import { readTunDevice } from './tun-device.js';
 import type { TunDeviceFacts } from './types.js';
 import { readSelfFacts, type SelfFacts } from './visibility.js';
@@ -20,14 +20,13 @@ export interface GateHostFacts {
   pressure?: PressureFacts;
 }
 
-export async function readGateHostFacts(tunPath: string, netnsDir = NETNS_DIR, extra: readonly ExtraCheckId[] = []): Promise<GateHostFacts> {
-  const named = (await listNamedNamespacesAsync(netnsDir)).namespaces;
-  return {
-    named,
+/** What has no events, read now; the names are not listed here (serve keeps them in its index, gate/netns-index.ts). */
+export function readGateHostFacts(tunPath: string, extra: readonly ExtraCheckId[] = []): Promise<Omit<GateHostFacts, 'named'>> {
+  return Promise.resolve({
     kernelLimit: readMaxNetNamespaces(),
     tun: readTunDevice(tunPath),
     self: readSelfFacts(),
     prerequisites: readPrerequisites(extra),
     pressure: readPressure(),
-  };
+  });
 }

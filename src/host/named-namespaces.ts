@@ -1,4 +1,4 @@
-import { lstat, readdir, stat, statfs } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { run } from './run-ip.js';
 import { lstatSync, readdirSync, statfsSync, statSync, type Stats } from 'node:fs';
 import { ParseError } from './parse-error.js';
@@ -42,9 +42,12 @@ export function listNamedNamespaces(dir = NETNS_DIR): NamedNamespaces {
   return { namespaces: out };
 }
 
+/** names looked at per event-loop turn by the listing that yields (one lstat each: about 1.5 ms per turn) */
+const LIST_CHUNK = 256;
+
 /**
- * The same listing without blocking: stat and statfs run on libuv's thread pool, 64 names at a time. For serve,
- * which re-reads the directory at every evaluation (25 ms synchronous at 1,000 names).
+ * The same listing without holding the event loop (serve, at start and when inotify says "look at everything"): the
+ * directory is read on the thread pool, then one lstat per name, LIST_CHUNK names per turn.
  */
 export async function listNamedNamespacesAsync(dir = NETNS_DIR): Promise<NamedNamespaces> {
   let names: string[];
@@ -53,23 +56,37 @@ export async function listNamedNamespacesAsync(dir = NETNS_DIR): Promise<NamedNa
   } catch (err) {
     return listingError(dir, err);
   }
-  const one = async (name: string) => {
-    const path = `${dir}/${name}`;
-    const l = await lstat(path).catch((err: NodeJS.ErrnoException) => err);
-    if (!(l instanceof Error) && l.isSymbolicLink()) return symlinkEntry(name, l);
-    const st = await stat(path).catch((err: NodeJS.ErrnoException) => err);
-    const nsfs =
-      st instanceof Error
-        ? false
-        : await statfs(path).then(
-            (f) => f.type === NSFS_MAGIC,
-            () => false,
-          );
-    return named(name, st, nsfs);
-  };
   const out: NamedNamespace[] = [];
-  for (let i = 0; i < names.length; i += 64) for (const n of await Promise.all(names.slice(i, i + 64).map(one))) if (n) out.push(n);
+  for (let i = 0; i < names.length; i += LIST_CHUNK) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    for (const name of names.slice(i, i + LIST_CHUNK)) {
+      const n = statNamedNamespace(`${dir}/${name}`, name);
+      if (n) out.push(n);
+    }
+  }
   return { namespaces: out };
+}
+
+/**
+ * A stamp of the directory itself (its mtime, which every name added or removed moves, and its inode): unchanged
+ * means no name came or went since it was taken. null: not there or not readable.
+ */
+export function netnsDirStamp(dir = NETNS_DIR): string | null {
+  try {
+    const st = statSync(dir, { bigint: true });
+    return `${st.ino}:${st.mtimeNs}:${st.ctimeNs}`;
+  } catch {
+    return null;
+  }
+}
+
+/** The names in the directory, nothing else (read on the thread pool); an Error when it cannot be read. */
+export async function readNetnsNames(dir = NETNS_DIR): Promise<string[] | Error> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? [] : (err as Error);
+  }
 }
 
 /** A fresh host has no /run/netns yet: ENOENT is no namespaces, anything else an error. */
@@ -89,19 +106,41 @@ function named(name: string, st: Stats | NodeJS.ErrnoException, nsfs: boolean): 
   return { name, inode: st.ino, device: st.dev, createdAtMs: st.ctimeMs, nsfs };
 }
 
-/** One name: null when it vanished; nsfs false when it is not a namespace mount here or could not be looked at. */
+/**
+ * The device of nsfs (every namespace file is on its one superblock), from vmgate's own namespace link; null when
+ * that cannot be read (then each name is asked with statfs, as before).
+ */
+let nsfsDev: number | null | undefined;
+function nsfsDevice(): number | null {
+  if (nsfsDev !== undefined) return nsfsDev;
+  try {
+    const st = statSync('/proc/self/ns/net');
+    nsfsDev = statfsSync('/proc/self/ns/net').type === NSFS_MAGIC ? st.dev : null;
+  } catch {
+    nsfsDev = null;
+  }
+  return nsfsDev;
+}
+
+/**
+ * One name: null when it vanished; nsfs false when it is not a namespace mount here or could not be looked at. One
+ * lstat: it does not follow a symlink but does cross the bind mount, so it gives the namespace's own inode, ctime
+ * and device, and the device says nsfs (a plain file left by an unpropagated mount is on tmpfs).
+ */
 export function statNamedNamespace(path: string, name: string): NamedNamespace | null {
   let st: Stats | NodeJS.ErrnoException;
   try {
-    const l = lstatSync(path);
-    if (l.isSymbolicLink()) return symlinkEntry(name, l);
-    st = statSync(path);
+    st = lstatSync(path);
+    if (st.isSymbolicLink()) return symlinkEntry(name, st);
   } catch (err) {
     st = err as NodeJS.ErrnoException;
   }
+  if (st instanceof Error) return named(name, st, false);
+  const dev = nsfsDevice();
+  if (dev !== null) return named(name, st, st.dev === dev);
   let nsfs = false;
   try {
-    nsfs = !(st instanceof Error) && statfsSync(path).type === NSFS_MAGIC;
+    nsfs = statfsSync(path).type === NSFS_MAGIC;
   } catch {
     /* unknown: not a namespace as far as we can tell */
   }
@@ -153,7 +192,9 @@ export async function readNsids(names?: string[], dir = NETNS_DIR, known?: Named
   // for a few names (a diagnosis, a fresh slot) asking the kernel beats a process that reads the whole directory,
   // and the directory is not even listed (25 ms synchronous at 1,000 names)
   if (list.length > 64 && dir === NETNS_DIR && (listing ??= listNamedNamespaces(dir)) && !listing.error && listing.namespaces.every((n) => n.nsfs)) {
-    const r = await run('ip', ['-j', 'netns', 'list'], { timeout: 10_000, reject: false });
+    // its kernel work grows with the square of the namespaces (each nsid lookup walks the host's nsid table): 2 s
+    // at 10,000 names here, so the limit grows with the names
+    const r = await run('ip', ['-j', 'netns', 'list'], { timeout: 10_000 + listing.namespaces.length, reject: false });
     const all = r.exitCode === 0 ? parseNetnsList(r.stdout) : null;
     if (all instanceof Map) return new Map(list.map((n) => [n, all.get(n) ?? null]));
   }

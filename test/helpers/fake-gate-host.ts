@@ -135,11 +135,26 @@ export class FakeHost implements GateHost {
     };
     if (tap !== 'none') ns.links.set('tap0', link('tap0', tap));
     this.namespaces.set(name, ns);
+    this.dirVersion += 1;
     return ns;
   }
 
   remove(name: string): void {
     this.namespaces.delete(name);
+    this.dirVersion += 1;
+  }
+
+  /** what /run/netns's mtime is to the real host: moves whenever a name comes or goes */
+  dirVersion = 0;
+  dirReads = 0;
+
+  netnsDirStamp(): string | null {
+    return String(this.dirVersion);
+  }
+
+  readNetnsNames(): Promise<string[] | Error> {
+    this.dirReads += 1;
+    return Promise.resolve([...this.namespaces.keys()]);
   }
 
   /** tells the gate what inotify would: these names changed (none given: look at everything) */
@@ -246,7 +261,6 @@ export class FakeHost implements GateHost {
 
   gateFacts() {
     return Promise.resolve({
-      named: this.listNamespaces().namespaces,
       kernelLimit: this.kernelLimit,
       tun: this.tunFacts,
       self: { pidNamespaceInode: 4026531836, capSysPtrace: true },

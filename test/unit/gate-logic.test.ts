@@ -121,6 +121,7 @@ describe('events during a read are replayed after it', () => {
     host.events.emit(linkEvent(ns.nsid!, 'tap0', 'carrier'));
     open();
     await startP;
+    await g.linksLoaded();
     expect((await g.wait(q('ns-1', 0)))!.reason).toBe('carrier-up');
   });
 
@@ -458,18 +459,22 @@ describe('links that could not be read', () => {
 });
 
 describe('names in /run/netns', () => {
-  it('only the names inotify reports are looked at, and names the gate does not own cost nothing', async () => {
+  it('only the names inotify reports are looked at, once each; names the gate does not own cost one stat and no nsid', async () => {
     const host = new FakeHost();
     host.add('ns-1');
     const g = await started(host);
     const asked: string[] = [];
+    const nsidsOf: string[] = [];
     const stat = host.statNamespace.bind(host);
     host.statNamespace = (name) => (asked.push(name), stat(name));
+    const nsids = host.readNsids.bind(host);
+    host.readNsids = (names) => (nsidsOf.push(...names), nsids(names));
     host.add('ns-2');
     host.add('other-7');
     host.namesChanged('ns-2', 'other-7');
     await until(() => g.slotCount === 2);
-    expect(asked).toEqual(['ns-2']);
+    expect(asked.sort()).toEqual(['ns-2', 'other-7']);
+    expect(nsidsOf).toEqual(['ns-2']);
   });
 
   it('a change inotify missed (its queue overflowed) is found at the next evaluation', async () => {

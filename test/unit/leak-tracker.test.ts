@@ -3,6 +3,7 @@ import { checkSlotLeaks } from '../../src/checks/slot-leaks.js';
 import type { LeakOptions } from '../../src/config/leak-options.js';
 import { Gate } from '../../src/gate/gate.js';
 import { LeakTracker, sweepInterval, type LeakEvent, type TapBusyEvent } from '../../src/gate/leak-tracker.js';
+import { NetnsIndex } from '../../src/gate/netns-index.js';
 import { LinkStore } from '../../src/gate/link-store.js';
 import { LiveFacts } from '../../src/gate/live-facts.js';
 import type { ProcessEntry } from '../../src/host/proc-table.js';
@@ -25,10 +26,11 @@ async function harness(opts: Partial<LeakOptions> = {}, setup: (h: FakeHost) => 
   const host = new FakeHost();
   host.processes = { processes: [ORCH] };
   setup(host);
-  const store = new LinkStore((n) => n.startsWith('ns-'), host);
+  const store = new LinkStore((n) => n.startsWith('ns-'), host, new NetnsIndex(host));
   host.events.onEvent((ev) => store.apply(ev));
   await host.events.start();
   await store.resync();
+  await store.linksLoaded();
   // a fresh pass at every look: the test changes the process table between looks
   let now = 1_000_000;
   const live = new LiveFacts(store, host, config(), 0, () => now);

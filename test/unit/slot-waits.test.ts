@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { NetnsIndex } from '../../src/gate/netns-index.js';
 import { LinkStore } from '../../src/gate/link-store.js';
 import { SlotWaits, type HostGateView } from '../../src/gate/slot-waits.js';
 import type { LinkFacts } from '../../src/host/types.js';
@@ -6,7 +7,8 @@ import { FakeHost } from '../helpers/fake-gate-host.js';
 
 /** A store holding one slot with a tap, filled by hand: no kernel, no root. */
 function storeWith(carrier: boolean): LinkStore {
-  const store = new LinkStore(() => true, new FakeHost());
+  const fake = new FakeHost();
+  const store = new LinkStore(() => true, fake, new NetnsIndex(fake));
   const tap: LinkFacts = {
     name: 'tap0',
     ifindex: 5,

@@ -1,0 +1,144 @@
+import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
+import type { GateHost } from './gate-host.js';
+
+/**
+ * a full check of every name (inode, nsfs) is spread over this long: a slice of the names at each recheck (at 10,000
+ * names and the default 10 s recheck, 334 lstat calls: about 3 ms)
+ */
+export const NAMES_VERIFY_MS = 300_000;
+/** names stat'ed per event-loop turn by the slice (one lstat each) */
+const VERIFY_CHUNK = 256;
+
+export type IndexHost = Pick<GateHost, 'listNamespaces' | 'statNamespace' | 'netnsDirStamp' | 'readNetnsNames'>;
+
+/**
+ * Every name in /run/netns (not only slots: netns-capacity counts them all) as last seen, kept by what changed and
+ * never listed whole while nothing happens. inotify names what came and went; the directory's stamp (its mtime)
+ * says, in one stat per evaluation, whether anything came or went that inotify did not say (its queue overflows
+ * silently under node); a slice of the names is stat'ed again at each recheck, so a name whose mount changed
+ * without the directory changing (a namespace unmounted in place) is seen within NAMES_VERIFY_MS.
+ */
+export class NetnsIndex {
+  private readonly byName = new Map<string, NamedNamespace>();
+  private listed: NamedNamespace[] | null = null;
+  private stamp: string | null | undefined = undefined;
+  private error: string | undefined;
+  /** where the next verification slice starts (names in insertion order) */
+  private cursor = 0;
+  private verifying = false;
+  /** names stat'ed by verification slices and directory diffs since start (tests, docs) */
+  verified = 0;
+  dirReads = 0;
+
+  constructor(private readonly host: IndexHost) {}
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /** Every name as last seen (the array is rebuilt only after a change). */
+  list(): NamedNamespace[] {
+    return (this.listed ??= [...this.byName.values()]);
+  }
+
+  get listing(): NamedNamespaces {
+    return this.error === undefined ? { namespaces: this.list() } : { namespaces: this.list(), error: this.error };
+  }
+
+  get(name: string): NamedNamespace | undefined {
+    return this.byName.get(name);
+  }
+
+  /** Reads the whole directory (start, a watcher that lost track): the stamp is taken before, so a change during counts. */
+  async load(): Promise<NamedNamespaces> {
+    const stamp = this.host.netnsDirStamp();
+    const listing = await this.host.listNamespaces();
+    this.byName.clear();
+    for (const n of listing.namespaces) this.byName.set(n.name, n);
+    this.error = listing.error;
+    this.listed = null;
+    this.stamp = stamp;
+    return listing;
+  }
+
+  /** These names as they are now, each stat'ed again (the index learns what changed). */
+  look(names: Iterable<string>): NamedNamespace[] {
+    const out: NamedNamespace[] = [];
+    for (const name of names) {
+      this.restat(name);
+      const n = this.byName.get(name);
+      if (n) out.push(n);
+    }
+    return out;
+  }
+
+  /** These names changed (inotify): each is stat'ed again. Returns the names whose entry differs from before. */
+  update(names: Iterable<string>): Set<string> {
+    const changed = new Set<string>();
+    for (const name of names) if (this.restat(name)) changed.add(name);
+    return changed;
+  }
+
+  /**
+   * One stat of the directory: when it moved since the last look, its names are read (nothing else) and compared
+   * with the index; names that came or went are stat'ed. Returns the names that differ (none while nothing changed).
+   */
+  async catchUp(): Promise<Set<string>> {
+    const stamp = this.host.netnsDirStamp();
+    if (stamp === this.stamp) return new Set();
+    const names = await this.host.readNetnsNames();
+    this.dirReads += 1;
+    if (names instanceof Error) {
+      this.error = `cannot read /run/netns: ${(names as NodeJS.ErrnoException).code ?? names.message}`;
+      return new Set();
+    }
+    this.error = undefined;
+    this.stamp = stamp;
+    const listed = new Set(names);
+    const differ: string[] = [];
+    for (const name of names) if (!this.byName.has(name)) differ.push(name);
+    for (const name of this.byName.keys()) if (!listed.has(name)) differ.push(name);
+    this.verified += differ.length;
+    return this.update(differ);
+  }
+
+  /** The next slice of names stat'ed again (a share of the index sized so that all are seen in NAMES_VERIFY_MS). */
+  async verifySlice(everyMs: number): Promise<Set<string>> {
+    const changed = new Set<string>();
+    if (this.verifying || this.byName.size === 0) return changed;
+    this.verifying = true;
+    try {
+      const share = Math.ceil((this.byName.size * Math.min(everyMs, NAMES_VERIFY_MS)) / NAMES_VERIFY_MS);
+      if (this.cursor >= this.byName.size) this.cursor = 0;
+      const slice = [...this.byName.keys()].slice(this.cursor, this.cursor + share);
+      this.cursor += slice.length;
+      for (let i = 0; i < slice.length; i += VERIFY_CHUNK) {
+        if (i > 0) await new Promise((r) => setImmediate(r));
+        for (const name of slice.slice(i, i + VERIFY_CHUNK)) if (this.restat(name)) changed.add(name);
+      }
+      this.verified += slice.length;
+    } finally {
+      this.verifying = false;
+    }
+    return changed;
+  }
+
+  private restat(name: string): boolean {
+    const now = this.host.statNamespace(name);
+    const before = this.byName.get(name);
+    if (!now) {
+      if (!before) return false;
+      this.byName.delete(name);
+    } else {
+      if (before && same(before, now)) return false;
+      // set in place: a changed name keeps its position, so the verification cursor skips none
+      this.byName.set(name, now);
+    }
+    this.listed = null;
+    return true;
+  }
+}
+
+function same(a: NamedNamespace, b: NamedNamespace): boolean {
+  return a.inode === b.inode && a.device === b.device && a.nsfs === b.nsfs && Boolean(a.symlink) === Boolean(b.symlink) && a.createdAtMs === b.createdAtMs;
+}

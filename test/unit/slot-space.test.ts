@@ -1,0 +1,168 @@
+import { describe, expect, it } from 'vitest';
+import { LinkStore } from '../../src/gate/link-store.js';
+import { LiveFacts } from '../../src/gate/live-facts.js';
+import { NAMES_VERIFY_MS, NetnsIndex } from '../../src/gate/netns-index.js';
+import { flagBitsLabels } from '../../src/host/link-flags.js';
+import { linkDumpRequest, parseLinkMessage } from '../../src/host/links.js';
+import type { ProcessEntry } from '../../src/host/proc-table.js';
+import { config, FakeHost } from '../helpers/fake-gate-host.js';
+
+/**
+ * The whole slot space at a cost that does not grow while nothing happens (issue 24), without root: what is read
+ * while nothing changes, and what a pass over /proc judges again. The figures are in bench/slot-space.ts.
+ */
+
+function countingHost(n: number) {
+  const host = new FakeHost();
+  for (let i = 0; i < n; i++) host.add(`ns-${i}`);
+  const stats: string[] = [];
+  const stat = host.statNamespace.bind(host);
+  host.statNamespace = (name) => (stats.push(name), stat(name));
+  return { host, stats };
+}
+
+describe('the names in /run/netns, kept by what changed', () => {
+  it('while the directory does not change, a catch-up reads no name and stats nothing', async () => {
+    const { host, stats } = countingHost(50);
+    const index = new NetnsIndex(host);
+    await index.load();
+    for (let i = 0; i < 5; i++) expect(await index.catchUp()).toEqual(new Set());
+    expect(host.dirReads).toBe(0);
+    expect(stats).toEqual([]);
+  });
+
+  it('names that came or went without inotify saying so are found by one read of the names: only those are stat-ed', async () => {
+    const { host, stats } = countingHost(50);
+    const index = new NetnsIndex(host);
+    await index.load();
+    host.add('ns-new');
+    host.remove('ns-3');
+    expect(await index.catchUp()).toEqual(new Set(['ns-new', 'ns-3']));
+    expect(stats.sort()).toEqual(['ns-3', 'ns-new']);
+    expect(index.size).toBe(50);
+    expect(index.get('ns-3')).toBeUndefined();
+  });
+
+  it('a name whose namespace changed in place (the directory did not move) is found by the slices within NAMES_VERIFY_MS', async () => {
+    const { host, stats } = countingHost(120);
+    const index = new NetnsIndex(host);
+    await index.load();
+    host.namespaces.get('ns-77')!.inode = 999_999;
+    const everyMs = 10_000;
+    const found = new Set<string>();
+    for (let i = 0; i < NAMES_VERIFY_MS / everyMs; i++) for (const n of await index.verifySlice(everyMs)) found.add(n);
+    expect(found).toEqual(new Set(['ns-77']));
+    expect(index.get('ns-77')!.inode).toBe(999_999);
+    // each name once per NAMES_VERIFY_MS, not every name at every recheck
+    expect(stats.length).toBe(120);
+    expect(new Set(stats).size).toBe(120);
+  });
+
+  it('an unreadable directory is not "no names": the listing carries the error', async () => {
+    const { host } = countingHost(3);
+    const index = new NetnsIndex(host);
+    await index.load();
+    host.dirVersion += 1;
+    host.readNetnsNames = () => Promise.resolve(Object.assign(new Error('EACCES'), { code: 'EACCES' }));
+    await index.catchUp();
+    expect(index.listing.error).toMatch(/EACCES/);
+    expect(index.size).toBe(3);
+  });
+});
+
+function proc(pid: number, comm: string, inode: number): ProcessEntry {
+  return { pid, comm, netnsInodes: [inode], tunFds: [], netnsFds: [], openTunFds: [] };
+}
+
+describe('a pass over /proc judges again only what it says something new of', () => {
+  async function harness(n: number) {
+    const host = new FakeHost();
+    for (let i = 0; i < n; i++) host.add(`ns-${i}`, 'no-carrier', { createdAtMs: 0 });
+    host.processes = { processes: [proc(100, 'orchestrator', 4026531840)] };
+    const store = new LinkStore((x) => x.startsWith('ns-'), host, new NetnsIndex(host));
+    await store.resync();
+    await store.linksLoaded();
+    let now = 1_000_000;
+    // maxAge 0: every look is a new pass
+    const live = new LiveFacts(store, host, config({ minAgeMs: 0 }), 0, () => now);
+    return { host, live, advance: (ms: number) => (now += ms) };
+  }
+
+  it('on a quiet host every judgement is kept, with its age brought up to date', async () => {
+    const { live, advance } = await harness(300);
+    const a = await live.get();
+    advance(5000);
+    const b = await live.get();
+    expect(b.slots.length).toBe(300);
+    expect(b.slots.every((s, i) => s === a.slots[i])).toBe(true);
+    expect(b.slots[0]!.ageSeconds).toBe(1005);
+  });
+
+  it('a slot whose processes changed is judged again; the others are not', async () => {
+    const { host, live } = await harness(300);
+    const a = await live.get();
+    const inode = host.namespaces.get('ns-42')!.inode;
+    host.processes = { processes: [...host.processes.processes, proc(4242, 'firecracker', inode)] };
+    const b = await live.get();
+    const changed = b.slots.filter((s, i) => s !== a.slots[i]).map((s) => s.name);
+    expect(changed).toEqual(['ns-42']);
+    expect(b.slots.find((s) => s.name === 'ns-42')!.state).toBe('active');
+  });
+
+  it('what every slot shares (the orchestrator went away) judges every slot again', async () => {
+    const { host, live } = await harness(50);
+    const a = await live.get();
+    expect(a.slots.every((s) => !s.leftover)).toBe(true);
+    host.processes = { processes: [] };
+    const b = await live.get();
+    expect(b.slots.every((s) => s.leftover)).toBe(true);
+  });
+
+  it('slots come in natural order (ns-2 before ns-10), sorted once', async () => {
+    const { live } = await harness(12);
+    expect((await live.get()).slots.map((s) => s.name)).toEqual(Array.from({ length: 12 }, (_, i) => `ns-${i}`));
+  });
+});
+
+describe('the lean RTM_GETLINK reader', () => {
+  it('asks for one namespace by nsid, without IFLA_EXT_MASK (the kernel would walk every host link to size it)', () => {
+    const b = linkDumpRequest(7);
+    expect(b.length).toBe(24);
+    expect([b.readUInt16LE(16), b.readUInt16LE(18), b.readInt32LE(20)]).toEqual([8, 46, 7]);
+  });
+
+  it('reads name, ifindex, flags and operstate and skips every other attribute', () => {
+    const attr = (type: number, payload: Buffer) => {
+      const len = 4 + payload.length;
+      const b = Buffer.alloc((len + 3) & ~3);
+      b.writeUInt16LE(len, 0);
+      b.writeUInt16LE(type, 2);
+      payload.copy(b, 4);
+      return b;
+    };
+    const head = Buffer.alloc(16);
+    head.writeInt32LE(40015, 4);
+    head.writeUInt32LE(0x1 | 0x2 | 0x1000, 8); // UP, BROADCAST, MULTICAST; not RUNNING
+    const msg = Buffer.concat([
+      head,
+      attr(4, Buffer.from([0, 5, 0, 0])),
+      attr(3, Buffer.from('tap0\0')),
+      attr(16, Buffer.from([2])),
+      attr(18, Buffer.alloc(12)),
+    ]);
+    expect(parseLinkMessage(msg)).toEqual({
+      name: 'tap0',
+      ifindex: 40015,
+      flags: ['NO-CARRIER', 'BROADCAST', 'MULTICAST', 'UP'],
+      adminUp: true,
+      carrier: false,
+      operstate: 'DOWN',
+    });
+    expect(parseLinkMessage(Buffer.alloc(3))).toBeNull();
+  });
+
+  it('labels flags as ip does', () => {
+    expect(flagBitsLabels(0x1 | 0x40 | 0x10000 | 0x2)).toEqual(['BROADCAST', 'UP', 'LOWER_UP']);
+    expect(flagBitsLabels(0x8 | 0x1 | 0x40)).toEqual(['LOOPBACK', 'UP']);
+  });
+});
