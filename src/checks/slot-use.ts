@@ -1,3 +1,4 @@
+import { NET_DEV_MANY } from '../host/proc-table.js';
 import type { LinkFacts, ProcessRef, TapHolder, UnplacedTunFd, VisibilityFacts } from '../host/types.js';
 
 /**
@@ -71,13 +72,15 @@ function unknownReason(f: SlotUseFacts): string | null {
 
 /**
  * The fail-closed rule, once: an unreadable process may be inside any slot whose interfaces are the ones its
- * /proc/PID/net/dev lists (or inside any slot at all, if that could not be read either).
+ * /proc/PID/net/dev lists (or inside any slot at all, if that could not be read either; a list too long to read
+ * whole rules out only slots with fewer than NET_DEV_MANY interfaces).
  */
 export function unreadableMayBeInside(links: LinkFacts[], v: VisibilityFacts | undefined): string | null {
   if (!v || v.unreadable.length === 0) return null;
   const mine = links.map((l) => l.name).sort();
   for (const p of v.unreadable) {
-    if (p.netDevices === null || sameNames(p.netDevices, mine)) return `pid ${p.pid} (${p.comm}) could not be read (${p.what}) and may be inside it`;
+    const maybe = p.netDevices === null || (p.netDevices === 'many' ? mine.length >= NET_DEV_MANY : sameNames(p.netDevices, mine));
+    if (maybe) return `pid ${p.pid} (${p.comm}) could not be read (${p.what}) and may be inside it`;
   }
   return null;
 }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
 import type { ProcessRef } from './types.js';
 
 export interface ProcessEntry extends ProcessRef {
@@ -24,7 +24,7 @@ export interface ProcessEntry extends ProcessRef {
    * For an unreadable process: the interface names of its network namespace from /proc/PID/net/dev (readable
    * without ptrace rights); null if that failed too. Says which slots it could be inside.
    */
-  netDevices?: string[] | null;
+  netDevices?: string[] | null | 'many';
 }
 
 /** What one pass over /proc saw: absent (exited) processes are simply not there; unreadable ones are kept and marked. */
@@ -192,12 +192,33 @@ export function readProcessEntry(pid: number, procDir = '/proc'): ProcessEntry |
   return entry;
 }
 
-/** Interface names in /proc/PID/net/dev (the process's network namespace), null if unreadable. */
-export function readNetDevices(dir: string): string[] | null {
+/** How much of /proc/PID/net/dev is read: a slot's namespace lists a handful of interfaces, the host's 30,000. */
+const NET_DEV_MAX_BYTES = 32 * 1024;
+/** Fewer interfaces than this always fit in NET_DEV_MAX_BYTES (a line is at most ~130 bytes). */
+export const NET_DEV_MANY = 200;
+
+/**
+ * Interface names in /proc/PID/net/dev (the process's network namespace), null if unreadable, 'many' when the
+ * namespace has more than NET_DEV_MAX_BYTES' worth (the host's, with a veth per slot: reading it whole each sweep
+ * cost 1.3 MB per unreadable process at 10,000 slots).
+ */
+export function readNetDevices(dir: string): string[] | null | 'many' {
+  let fd: number;
   try {
-    return parseNetDev(readFileSync(`${dir}/net/dev`, 'utf8'));
+    fd = openSync(`${dir}/net/dev`, 'r');
   } catch {
     return null;
+  }
+  try {
+    const buf = Buffer.allocUnsafe(NET_DEV_MAX_BYTES);
+    let got = 0;
+    for (let n = 1; n > 0 && got < buf.length; got += n) n = readSync(fd, buf, got, buf.length - got, null);
+    if (got >= buf.length) return 'many';
+    return parseNetDev(buf.toString('utf8', 0, got));
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
   }
 }
 

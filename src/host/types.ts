@@ -64,7 +64,7 @@ export interface VisibilityFacts {
   pidNamespaceInode: number | null;
   capSysPtrace: boolean | null;
   /** processes whose namespace or fds could not be read: any slot may be theirs */
-  unreadable: { pid: number; comm: string; what: string; netDevices: string[] | null }[];
+  unreadable: { pid: number; comm: string; what: string; netDevices: string[] | null | 'many' }[];
   /** /proc or /run/netns could not be listed */
   errors: string[];
   /** tun fds vmgate could not place in a namespace, held by processes outside every slot: any slot's tap may be theirs */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recheckLeftover, type RecheckFacts } from '../../src/checks/recheck-leftover.js';
-import type { ProcessEntry } from '../../src/host/proc-table.js';
+import { readNetDevices, type ProcessEntry } from '../../src/host/proc-table.js';
 import { config, link } from '../helpers/fake-gate-host.js';
 
 /** Cleanup's last decision before deleting a leftover, on facts given by hand: no root, no kernel. */
@@ -64,6 +64,14 @@ describe("cleanup's re-verification right before a delete", () => {
     expect(recheckLeftover(base({ processes: [same] }), cfg)).toBe('pid 7 (secret) could not be read (EACCES) and may be inside it');
     expect(recheckLeftover(base({ processes: [{ ...same, netDevices: null }] }), cfg)).toContain('may be inside it');
     expect(recheckLeftover(base({ processes: [{ ...same, netDevices: ['eth0', 'lo'] }] }), cfg)).toBeNull();
+    // too many interfaces to read whole (the host's namespace, a veth per slot): not inside a slot of two
+    expect(recheckLeftover(base({ processes: [{ ...same, netDevices: 'many' }] }), cfg)).toBeNull();
+  });
+
+  it('/proc/PID/net/dev is read whole when short, and only as far as a slot could need when long', () => {
+    const mine = readNetDevices('/proc/self');
+    expect(mine === 'many' || (Array.isArray(mine) && mine.includes('lo'))).toBe(true);
+    expect(readNetDevices('/proc/no-such-pid')).toBeNull();
   });
 
   it('a tap with carrier keeps it, whoever holds it', () =>
