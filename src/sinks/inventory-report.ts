@@ -73,27 +73,37 @@ function slotJson(s: SlotView) {
 }
 
 const slotText = new WeakMap<SlotView, string>();
-const viewText = new WeakMap<SlotsView, string>();
 
 /** serve's leak tracking, per slot: appended to the slot's JSON at every answer (idle time moves on) */
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
 
 /**
- * inventoryJson as text, for serve: each slot's JSON is kept with its (reused) SlotView, so a scrape after one
- * slot changed serializes one slot, not a thousand. With leak tracking, suspectedLeak and idleSeconds are added.
+ * inventoryJson as text pieces, for serve's streamed GET /inventory: each slot's JSON is kept with its (reused)
+ * SlotView, so a read after one slot changed serializes one slot, not a thousand. With leak tracking,
+ * suspectedLeak and idleSeconds are added. `perPiece` slots per piece: the server yields between pieces, so a
+ * read over 30,000 slots never holds a slot answer up for more than one piece.
  */
+export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece = 500): Generator<string> {
+  let piece = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[`;
+  const slots = view.slots;
+  for (let at = 0; at < slots.length; at += perPiece) {
+    const parts: string[] = [];
+    for (let i = at; i < Math.min(slots.length, at + perPiece); i++) {
+      const s = slots[i]!;
+      let t = slotText.get(s);
+      if (t === undefined) slotText.set(s, (t = JSON.stringify(slotJson(s))));
+      const l = leaks?.(s.name);
+      parts.push(l ? `${t.slice(0, -1)},"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}}` : t);
+    }
+    yield `${piece}${at > 0 ? ',' : ''}${parts.join(',')}`;
+    piece = '';
+  }
+  yield `${piece}]}`;
+}
+
+/** inventoryPieces joined (tests and small views) */
 export function inventoryText(view: SlotsView, leaks?: LeakFields): string {
-  let text = leaks ? undefined : viewText.get(view);
-  if (text !== undefined) return text;
-  const parts = view.slots.map((s) => {
-    let t = slotText.get(s);
-    if (t === undefined) slotText.set(s, (t = JSON.stringify(slotJson(s))));
-    const l = leaks?.(s.name);
-    return l ? `${t.slice(0, -1)},"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}}` : t;
-  });
-  text = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[${parts.join(',')}]}`;
-  if (!leaks) viewText.set(view, text);
-  return text;
+  return [...inventoryPieces(view, leaks)].join('');
 }
 
 function row(s: SlotView, tapName: string): string[] {

@@ -6,6 +6,8 @@ import { flagBitsLabels } from '../../src/host/link-flags.js';
 import { linkDumpRequest, parseLinkMessage } from '../../src/host/links.js';
 import type { ProcessEntry } from '../../src/host/proc-table.js';
 import { config, FakeHost } from '../helpers/fake-gate-host.js';
+import type { SlotsView, SlotView } from '../../src/checks/slots.js';
+import { inventoryPieces, inventoryText } from '../../src/sinks/inventory-report.js';
 
 /**
  * The whole slot space at a cost that does not grow while nothing happens (issue 24), without root: what is read
@@ -164,5 +166,40 @@ describe('the lean RTM_GETLINK reader', () => {
   it('labels flags as ip does', () => {
     expect(flagBitsLabels(0x1 | 0x40 | 0x10000 | 0x2)).toEqual(['BROADCAST', 'UP', 'LOWER_UP']);
     expect(flagBitsLabels(0x8 | 0x1 | 0x40)).toEqual(['LOOPBACK', 'UP']);
+  });
+});
+
+describe('GET /inventory streamed in pieces', () => {
+  const slot = (i: number): SlotView => ({
+    name: `ns-${i}`,
+    state: 'idle',
+    leftover: false,
+    ageSeconds: i,
+    createdAtMs: 0,
+    nsid: i,
+    inode: 100 + i,
+    processes: [],
+    fdHolders: [],
+    taps: [],
+  });
+  const view = (n: number): SlotsView => ({
+    takenAtMs: 0,
+    blind: null,
+    orchestratorRunning: true,
+    orchestrators: [],
+    slots: Array.from({ length: n }, (_, i) => slot(i)),
+    orphans: [],
+  });
+
+  it('the pieces join into the whole inventory, with leak fields, for any number of slots', () => {
+    for (const n of [0, 1, 2, 5, 7]) {
+      const pieces = [...inventoryPieces(view(n), (name) => ({ suspectedLeak: name === 'ns-1', idleSeconds: 3 }), 2)];
+      expect(pieces.length).toBe(Math.ceil(n / 2) + 1);
+      const body = JSON.parse(pieces.join('')) as { orchestratorRunning: boolean; namespaces: { name: string; suspectedLeak: boolean }[] };
+      expect(body.orchestratorRunning).toBe(true);
+      expect(body.namespaces.map((x) => x.name)).toEqual(Array.from({ length: n }, (_, i) => `ns-${i}`));
+      expect(body.namespaces.filter((x) => x.suspectedLeak).map((x) => x.name)).toEqual(n > 1 ? ['ns-1'] : []);
+    }
+    expect(JSON.parse(inventoryText(view(3)))).toEqual(JSON.parse([...inventoryPieces(view(3), undefined, 500)].join('')));
   });
 });
