@@ -13,6 +13,7 @@ import { HOST_OPTIONS, parseOptions } from '../src/config/options.js';
 import { takeSnapshot } from '../src/host/snapshot.js';
 import { createSlots, PREFIX, quantile, removeAll, tapsUp } from './slots.js';
 import { caseWholeSlot } from './whole-slot.js';
+import { caseSlotSpace } from './slot-space.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CLI = `${ROOT}dist/src/cli/bin.js`;
@@ -342,6 +343,21 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error('the bench needs root (it creates namespaces)');
   await removeAll();
   const N = Number(process.env.BENCH_SLOTS ?? 1000);
+  const slotsAt = process.argv.indexOf('--slots');
+  if (slotsAt > 0) {
+    // the whole slot space (opt-in): its figures go into bench/results.json's slotSpace, the rest kept as it is
+    const n = Number(process.argv[slotsAt + 1]);
+    if (!Number.isInteger(n) || n < 1 || n > 32_766) throw new Error('--slots takes a slot count from 1 to 32766');
+    const space: Record<string, unknown> = {};
+    await caseSlotSpace(CLI, n, trackChild, rows, space);
+    printRows();
+    const file = `${ROOT}bench/results.json`;
+    const old = JSON.parse(readFileSync(file, 'utf8')) as Record<string, any>;
+    old.slotSpace = { ...(old.slotSpace ?? {}), ...space };
+    writeFileSync(file, `${JSON.stringify(old)}\n`);
+    process.stdout.write(`${JSON.stringify(space)}\n`);
+    return;
+  }
   if (process.env.BENCH_ONLY === 'whole-slot') {
     // the issue-20 cases alone (results printed, bench/results.json left as it is)
     await caseWholeSlot(CLI, N, rows, results);

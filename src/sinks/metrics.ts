@@ -69,6 +69,14 @@ export function createMetrics(gate: Gate, sync?: OrchestratorStatusSync | null):
     },
   });
   new Gauge({
+    name: 'vmgate_slot_links_unread',
+    help: 'Slot namespaces whose links the gate has not read yet (read in the background after start; 0 once settled)',
+    registers: [registry],
+    collect() {
+      this.set(gate.linksPending);
+    },
+  });
+  new Gauge({
     name: 'vmgate_carrier_waiters',
     help: 'Slot waits in flight',
     registers: [registry],
