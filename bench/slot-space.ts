@@ -10,7 +10,7 @@ import { createSlots, PREFIX, quantile, tapsUp } from './slots.js';
 /**
  * The whole slot space (issue 24, opt-in: `npm run bench -- --slots 32766`): slots made as the orchestrator makes
  * them (namespace, tap0, veth to the host), then at 1,000 and at N: `inventory --json` as a whole process, serve's
- * start, its idle CPU once settled and its RSS; at N also slot answers, /metrics, /inventory streamed while slot
+ * start, its idle CPU once settled and its RSS; at N also slot answers, /metrics, /inventory read while slot
  * answers go on, and churn bursts. Serve runs with its defaults (slot layout e2b-v1, leak tracking), as a new user
  * would start it.
  */

@@ -338,7 +338,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.refreshNames(differ);
   }
 
-  /** The recheck: an evaluation, and a slice of the names stat'ed again (all of them once a minute, spread). */
+  /** The recheck: an evaluation, and a slice of the names stat'ed again (all of them every NAMES_VERIFY_MS, spread). */
   private async recheck(): Promise<void> {
     await this.evaluate();
     if (this.stopped) return;

@@ -26,9 +26,6 @@ export class NetnsIndex {
   /** where the next verification slice starts (names in insertion order) */
   private cursor = 0;
   private verifying = false;
-  /** names stat'ed by verification slices and directory diffs since start (tests, docs) */
-  verified = 0;
-  dirReads = 0;
 
   constructor(private readonly host: IndexHost) {}
 
@@ -87,7 +84,6 @@ export class NetnsIndex {
     const stamp = this.host.netnsDirStamp();
     if (stamp === this.stamp) return new Set();
     const names = await this.host.readNetnsNames();
-    this.dirReads += 1;
     if (names instanceof Error) {
       this.error = `cannot read /run/netns: ${(names as NodeJS.ErrnoException).code ?? names.message}`;
       return new Set();
@@ -98,7 +94,6 @@ export class NetnsIndex {
     const differ: string[] = [];
     for (const name of names) if (!this.byName.has(name)) differ.push(name);
     for (const name of this.byName.keys()) if (!listed.has(name)) differ.push(name);
-    this.verified += differ.length;
     return this.update(differ);
   }
 
@@ -116,7 +111,6 @@ export class NetnsIndex {
         if (i > 0) await new Promise((r) => setImmediate(r));
         for (const name of slice.slice(i, i + VERIFY_CHUNK)) if (this.restat(name)) changed.add(name);
       }
-      this.verified += slice.length;
     } finally {
       this.verifying = false;
     }

@@ -80,9 +80,14 @@ export function decodeLink(data: Uint8Array): LinkMessage | null {
 }
 
 /** A slot's link as the gate keeps it. */
+function slotLink(m: LinkMessage): LinkFacts {
+  return linkFacts(m.name, m.ifindex, flagBitsLabels(m.flags), operstateName(m.operstate));
+}
+
+/** One RTM_NEWLINK payload as the gate keeps it. */
 export function parseLinkMessage(data: Uint8Array): LinkFacts | null {
   const m = decodeLink(data);
-  return m && linkFacts(m.name, m.ifindex, flagBitsLabels(m.flags), operstateName(m.operstate));
+  return m && slotLink(m);
 }
 
 /** One RTM_GETLINK dump on a raw route socket: the namespace of the socket, or the one nsid names. */
@@ -140,7 +145,7 @@ export class LinkReader {
   }
 
   private async dump(sock: RtSocket, nsid: number): Promise<LinkFacts[]> {
-    return (await dumpLinks(sock.socket, nsid, sock.port)).map((m) => linkFacts(m.name, m.ifindex, flagBitsLabels(m.flags), operstateName(m.operstate)));
+    return (await dumpLinks(sock.socket, nsid, sock.port)).map(slotLink);
   }
 
   close(): void {

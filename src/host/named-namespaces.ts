@@ -107,11 +107,11 @@ function named(name: string, st: Stats | NodeJS.ErrnoException, nsfs: boolean): 
 }
 
 /**
- * The device of nsfs (every namespace file is on its one superblock), from vmgate's own namespace link; null when
- * that cannot be read (then each name is asked with statfs, as before).
+ * The device of nsfs (every namespace file is on its one superblock), from vmgate's own namespace link: a name in
+ * /run/netns or an fd on it is a namespace. null when that cannot be read (names are then asked with statfs).
  */
 let nsfsDev: number | null | undefined;
-function nsfsDevice(): number | null {
+export function nsfsDevice(): number | null {
   if (nsfsDev !== undefined) return nsfsDev;
   try {
     const st = statSync('/proc/self/ns/net');

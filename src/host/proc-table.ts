@@ -1,4 +1,5 @@
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { nsfsDevice } from './named-namespaces.js';
 import type { ProcessRef } from './types.js';
 
 export interface ProcessEntry extends ProcessRef {
@@ -59,19 +60,6 @@ function readComm(dir: string): string {
 export function parseIff(fdinfo: string): string | null {
   const m = /^iff:\s*(\S+)/m.exec(fdinfo);
   return m ? m[1]! : null;
-}
-
-let nsfsDevice: number | null | undefined;
-/** The device number of nsfs: an fd on it is a namespace, whatever path it was opened by. */
-function nsfsDev(): number | null {
-  if (nsfsDevice === undefined) {
-    try {
-      nsfsDevice = statSync('/proc/self/ns/net').dev;
-    } catch {
-      nsfsDevice = null;
-    }
-  }
-  return nsfsDevice;
 }
 
 /**
@@ -267,7 +255,7 @@ function readFds(entry: ProcessEntry, fdDir: string, infoDir: string, seen: Set<
       // an fd opened on /run/netns/NAME (or another bind mount) reads back as that path: stat tells a namespace
       try {
         const st = statSync(`${fdDir}/${fd}`);
-        if (st.dev === nsfsDev()) entry.netnsFds.push(st.ino);
+        if (st.dev === nsfsDevice()) entry.netnsFds.push(st.ino);
       } catch (err) {
         if (!isGone(err)) throw new Unreadable(`fd ${fd} stat: ${code(err)}`);
       }

@@ -78,10 +78,9 @@ const slotText = new WeakMap<SlotView, string>();
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
 
 /**
- * inventoryJson as text pieces, for serve's streamed GET /inventory: each slot's JSON is kept with its (reused)
- * SlotView, so a read after one slot changed serializes one slot, not a thousand. With leak tracking,
- * suspectedLeak and idleSeconds are added. `perPiece` slots per piece: the server yields between pieces, so a
- * read over 30,000 slots never holds a slot answer up for more than one piece.
+ * inventoryJson as text pieces of `perPiece` slots (serve's GET /inventory joins them; a stream that yields between
+ * pieces is left for a client-safe form): each slot's JSON is kept with its (reused) SlotView, so a read after one
+ * slot changed serializes one slot, not a thousand. With leak tracking, suspectedLeak and idleSeconds are added.
  */
 export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece = 500): Generator<string> {
   let piece = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[`;
@@ -101,7 +100,7 @@ export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece =
   yield `${piece}]}`;
 }
 
-/** inventoryPieces joined (tests and small views) */
+/** inventoryPieces joined: serve's GET /inventory body */
 export function inventoryText(view: SlotsView, leaks?: LeakFields): string {
   return [...inventoryPieces(view, leaks)].join('');
 }
