@@ -132,6 +132,16 @@ export class LinkStore extends EventEmitter {
     return this.linkQueue.length + this.linkInFlight.size;
   }
 
+  /**
+   * Whether a resync's background read has yet to read this slot (queued, being read, or its nsid unread). A slot
+   * that came after start is read by its own refresh and is never "loading".
+   */
+  loading(name: string): boolean {
+    const ns = this.byName.get(name);
+    if (!ns) return false;
+    return ns.unread === true || this.linkInFlight.has(ns) || (this.linkQueue.length > 0 && this.linkQueue.includes(ns));
+  }
+
   /** Resolves when the links every resync queued have been read. */
   linksLoaded(): Promise<void> {
     return this.linkLoading ?? Promise.resolve();
@@ -149,7 +159,7 @@ export class LinkStore extends EventEmitter {
         try {
           await this.readLinks(chunk);
         } finally {
-          this.linkInFlight.clear();
+          for (const ns of chunk) this.linkInFlight.delete(ns);
         }
         for (const ns of chunk) this.emit('changed', ns.name);
       }

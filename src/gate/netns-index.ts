@@ -26,6 +26,12 @@ export class NetnsIndex {
   /** where the next verification slice starts (names in insertion order) */
   private cursor = 0;
   private verifying = false;
+  /**
+   * names last seen as a plain file, not a namespace mount: `ip netns add` creates the file before it mounts the
+   * namespace on it, and the mount moves neither the directory nor inotify. Each catch-up stats them again (none on
+   * a settled host; every name on one whose mounts do not propagate, as each evaluation did before the index).
+   */
+  private readonly settling = new Set<string>();
 
   constructor(private readonly host: IndexHost) {}
 
@@ -51,7 +57,8 @@ export class NetnsIndex {
     const stamp = this.host.netnsDirStamp();
     const listing = await this.host.listNamespaces();
     this.byName.clear();
-    for (const n of listing.namespaces) this.byName.set(n.name, n);
+    this.settling.clear();
+    for (const n of listing.namespaces) this.put(n);
     this.error = listing.error;
     this.listed = null;
     this.stamp = stamp;
@@ -81,8 +88,9 @@ export class NetnsIndex {
    * with the index; names that came or went are stat'ed. Returns the names that differ (none while nothing changed).
    */
   async catchUp(): Promise<Set<string>> {
+    const settled = this.settling.size > 0 ? this.update([...this.settling]) : new Set<string>();
     const stamp = this.host.netnsDirStamp();
-    if (stamp === this.stamp) return new Set();
+    if (stamp === this.stamp) return settled;
     const names = await this.host.readNetnsNames();
     if (names instanceof Error) {
       this.error = `cannot read /run/netns: ${(names as NodeJS.ErrnoException).code ?? names.message}`;
@@ -94,7 +102,8 @@ export class NetnsIndex {
     const differ: string[] = [];
     for (const name of names) if (!this.byName.has(name)) differ.push(name);
     for (const name of this.byName.keys()) if (!listed.has(name)) differ.push(name);
-    return this.update(differ);
+    for (const name of this.update(differ)) settled.add(name);
+    return settled;
   }
 
   /** The next slice of names stat'ed again (a share of the index sized so that all are seen in NAMES_VERIFY_MS). */
@@ -123,13 +132,20 @@ export class NetnsIndex {
     if (!now) {
       if (!before) return false;
       this.byName.delete(name);
+      this.settling.delete(name);
     } else {
       if (before && same(before, now)) return false;
       // set in place: a changed name keeps its position, so the verification cursor skips none
-      this.byName.set(name, now);
+      this.put(now);
     }
     this.listed = null;
     return true;
+  }
+
+  private put(n: NamedNamespace): void {
+    this.byName.set(n.name, n);
+    if (!n.nsfs && !n.symlink) this.settling.add(n.name);
+    else this.settling.delete(n.name);
   }
 }
 

@@ -100,9 +100,10 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
         );
     }
     if (host.state() !== 'ready') return this.answer(req, started, 'host-not-ready', `the host gate says no: ${host.failing()}`);
-    // created a moment ago, before inotify told us: read it now rather than answer netns-not-found, but never
-    // past the request's own deadline (a refresh can run long while namespaces churn)
-    if (!this.store.get(req.netns) && this.opts.host.namespaceExists(req.netns)) {
+    // created a moment ago, before inotify told us (or seen as the plain file `ip netns add` makes before its mount):
+    // read it now rather than answer netns-not-found or netns-unwatched, but never past the request's own deadline
+    const known = this.store.get(req.netns);
+    if ((!known || known.nsfs === false) && this.opts.host.namespaceExists(req.netns)) {
       const left = Math.max(0, req.timeoutMs - (performance.now() - started));
       await Promise.race([this.store.refresh([req.netns]).catch(() => undefined), delay(left)]);
       if (signal?.aborted) return null;
@@ -181,10 +182,9 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
     return p;
   }
 
-  /** followed, but its links not read yet (the background read after start has not reached it) */
+  /** followed, but the background read after start has not read its links yet */
   private notReadYet(netns: string): boolean {
-    const ns = this.store.get(netns);
-    return ns !== undefined && (ns.unread === true || (ns.nsid !== null && ns.links === null && ns.linkError === undefined));
+    return this.store.loading(netns);
   }
 
   /** Before a timeout: the kernel's own word (a link event may be late); carrier there is carrier-up. */

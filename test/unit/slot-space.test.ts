@@ -33,6 +33,25 @@ describe('the names in /run/netns, kept by what changed', () => {
     expect(stats).toEqual([]);
   });
 
+  it('a name seen as the plain file `ip netns add` makes before its mount is stat-ed again at each catch-up until mounted', async () => {
+    const { host, stats } = countingHost(20);
+    const fresh = host.add('ns-fresh');
+    fresh.nsfs = false;
+    const index = new NetnsIndex(host);
+    await index.load();
+    expect(index.get('ns-fresh')?.nsfs).toBe(false);
+    expect(await index.catchUp()).toEqual(new Set());
+    expect(stats).toEqual(['ns-fresh']);
+    // mounted: neither the directory nor inotify moves, the next catch-up sees it
+    fresh.nsfs = true;
+    fresh.inode += 1000;
+    expect(await index.catchUp()).toEqual(new Set(['ns-fresh']));
+    expect(index.get('ns-fresh')?.nsfs).toBe(true);
+    stats.length = 0;
+    expect(await index.catchUp()).toEqual(new Set());
+    expect(stats).toEqual([]);
+  });
+
   it('names that came or went without inotify saying so are found by one read of the names: only those are stat-ed', async () => {
     const { host, stats } = countingHost(50);
     const index = new NetnsIndex(host);
