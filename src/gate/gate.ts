@@ -12,6 +12,8 @@ import type { PressureFacts } from '../host/pressure.js';
 
 /** how long a refusal by the kernel keeps host-pressure failing */
 const PRESSURE_WINDOW_MS = 60_000;
+/** host state is read again this long after slots came or went (one read per window however many changed) */
+export const HOST_STATE_AFTER_CHANGE_MS = 10_000;
 import { LinkStore } from './link-store.js';
 import { NetnsIndex } from './netns-index.js';
 import { LiveFacts } from './live-facts.js';
@@ -33,8 +35,13 @@ export interface GateOptions {
   pidPollMs?: number;
   /** serve: track idle slots and judge slot-leaks (none: not tracked) */
   leaks?: LeakOptions;
-  /** serve with a slot layout: how often the host's rules, routes and veths are read (none: never) */
+  /**
+   * serve with a slot layout: the host's rules, routes and veths are read at start, HOST_STATE_AFTER_CHANGE_MS after
+   * slots came or went, and at least this often (none: never)
+   */
   hostStateMs?: number;
+  /** the delay after a change (default HOST_STATE_AFTER_CHANGE_MS; tests shorten it) */
+  hostStateAfterChangeMs?: number;
 }
 
 /**
@@ -52,8 +59,10 @@ export class Gate extends EventEmitter<GateEvents> {
   private dirWatch: { close(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private hostStateTimer: NodeJS.Timeout | null = null;
+  private hostStateSoon: NodeJS.Timeout | null = null;
   private hostStateNow: HostStateView | null = null;
   private hostStateReading = false;
+  private hostStateAgain = false;
   private restartTimer: NodeJS.Timeout | null = null;
   private backoffMs: number;
   private startAttempted = false;
@@ -95,11 +104,15 @@ export class Gate extends EventEmitter<GateEvents> {
     host.events.onEvent((ev) => this.store.apply(ev));
     host.events.onExit((reason) => this.onSourceExit(reason));
     host.events.onOverflow?.((detail) => this.onOverflow(detail));
-    this.store.on('removed', () => this.scheduleEvaluate());
+    this.store.on('removed', () => {
+      this.scheduleEvaluate();
+      this.hostStateAfterChange();
+    });
     // however a name got tracked (inotify, or a wait that read a fresh slot first), the verdict counts it
     this.store.on('tracked', () => {
       host.holders.touch();
       this.scheduleEvaluate();
+      this.hostStateAfterChange();
     });
   }
 
@@ -156,11 +169,30 @@ export class Gate extends EventEmitter<GateEvents> {
     return this.hostStateNow;
   }
 
+  /**
+   * Slots came or went: a slot's rules are left behind when its namespace goes without them, so host state is read
+   * again once the changes have settled (one read per window, whatever the number of slots that changed).
+   */
+  private hostStateAfterChange(): void {
+    if (!this.hostStateTimer || this.hostStateSoon || this.stopped) return;
+    this.hostStateSoon = setTimeout(() => {
+      this.hostStateSoon = null;
+      void this.readHostState();
+    }, this.opts.hostStateAfterChangeMs ?? HOST_STATE_AFTER_CHANGE_MS);
+    this.hostStateSoon.unref();
+  }
+
   /** Reads the host's slot state (one iptables-save, a link dump, ip route) and judges it; never throws. */
   private async readHostState(): Promise<void> {
     const layout = this.config.slotLayout;
-    if (!layout || !this.host.hostSide || this.hostStateReading || this.stopped) return;
+    if (!layout || !this.host.hostSide || this.stopped) return;
+    if (this.hostStateReading) {
+      // a change while reading: what was read may predate it, so it is read once more afterwards
+      this.hostStateAgain = true;
+      return;
+    }
     this.hostStateReading = true;
+    this.hostStateAgain = false;
     try {
       // names are matched to veths by nsid: none is judged while the nsids read after start are still coming in
       await this.store.linksLoaded();
@@ -175,6 +207,7 @@ export class Gate extends EventEmitter<GateEvents> {
       this.emit('watcher', 'host-state-failed', (err as Error).message);
     } finally {
       this.hostStateReading = false;
+      if (this.hostStateAgain) this.hostStateAfterChange();
     }
   }
 
@@ -467,6 +500,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
     if (this.hostStateTimer) clearInterval(this.hostStateTimer);
+    if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.host.close();
   }

@@ -3,7 +3,7 @@ import type { GateHost, LinkEventSource } from '../../src/gate/gate-host.js';
 import type { MonitorEvent } from '../../src/host/monitor-line.js';
 import type { NamedNamespaces } from '../../src/host/named-namespaces.js';
 import type { ProcessEntry, ProcessTable } from '../../src/host/proc-table.js';
-import type { LinkFacts, TapHolder, TunDeviceFacts } from '../../src/host/types.js';
+import type { HostSideFacts, LinkFacts, TapHolder, TunDeviceFacts } from '../../src/host/types.js';
 
 /**
  * A host in memory for the gate's logic without root: namespaces with nsids and links, an event source the test
@@ -102,6 +102,8 @@ interface FakeNamespace {
 }
 
 export class FakeHost implements GateHost {
+  /** the host's slot veths, routes and rules (tests of host state set it) */
+  hostSide?: () => Promise<HostSideFacts>;
   readonly events = new FakeEvents();
   readonly namespaces = new Map<string, FakeNamespace>();
   private nextInode = 5000;

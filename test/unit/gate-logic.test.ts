@@ -3,6 +3,7 @@ import { Gate, type GateOptions } from '../../src/gate/gate.js';
 import type { HostVerdict } from '../../src/gate/host-verdict.js';
 import type { WaitAnswer } from '../../src/gate/wait-answer.js';
 import { config, FakeHost, linkEvent, tick, TUN_OK } from '../helpers/fake-gate-host.js';
+import { parseCidr } from '../../src/config/slot-layout.js';
 
 /** The gate's state, on a host held in memory: no root, no kernel. The host tests do the same for real. */
 
@@ -536,5 +537,43 @@ describe('the gate keeps no lie (issue 25, items 5-8)', () => {
     const a = (await g.wait(q('ns-9', 0)))!;
     expect(a.reason).not.toBe('netns-not-found');
     expect((await g.wait(q('ns-404', 0)))!.reason).toBe('netns-not-found');
+  });
+});
+
+describe('host state of slots (rules, routes, veths)', () => {
+  const layout = { hostVeth: 'veth-{N}', vethCidr: parseCidr('veth-cidr', '10.12.0.0/16'), hostCidr: parseCidr('host-cidr', '10.11.0.0/16'), gateway: 'eth0' };
+  /** a host whose host-side reads are counted; `rules` are the FORWARD rules of the given slots left on it */
+  function counted(host: FakeHost, rules: number[]) {
+    const reads = { n: 0 };
+    host.hostSide = async () => {
+      reads.n += 1;
+      return {
+        links: [],
+        routes: [],
+        firewall: { rules: rules.map((i) => ({ backend: 'nft' as const, table: 'filter', line: `-A FORWARD -i veth-${i} -o eth0 -j ACCEPT` })), backends: ['nft' as const] },
+        unnamedHolders: new Map(),
+      };
+    };
+    return reads;
+  }
+
+  it('is read at start, again once after slots go (however many), not otherwise before the safety period', async () => {
+    const host = new FakeHost();
+    for (let i = 1; i <= 5; i++) host.add(`ns-${i}`);
+    const reads = counted(host, [3]);
+    const g = new Gate(config({ slotLayout: layout }), host, { owns: (n) => n.startsWith('ns-'), maxWaiters: 10, recheckMs: 60_000, gateOnHost: true, hostStateMs: 600_000, hostStateAfterChangeMs: 30 });
+    gates.push(g);
+    await g.start();
+    await until(() => reads.n >= 1 && g.hostState !== null);
+    await tick(80);
+    const settled = reads.n;
+    expect(g.hostState!.orphaned).toEqual([]);
+    for (let i = 1; i <= 5; i++) host.remove(`ns-${i}`);
+    host.namesChanged();
+    await until(() => g.slotCount === 0);
+    await until(() => g.hostState!.orphaned.length === 1);
+    expect(g.hostState!.orphaned[0]).toMatchObject({ index: 3, veth: 'veth-3' });
+    await tick(100);
+    expect(reads.n).toBe(settled + 1);
   });
 });
