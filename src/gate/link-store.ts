@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import type { MonitorEvent } from '../host/monitor-line.js';
 import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
+import { SlotLinks } from './slot-links.js';
 import type { NamedNamespace, NamedNamespaces } from '../host/named-namespaces.js';
 
 /** The part of the host the store reads (and the one change it makes: nsids for slots that have none). */
@@ -24,12 +25,20 @@ export interface TrackedNamespace {
   createdAtMs: number;
   nsid: number | null;
   /** by interface name; null until the first dump answered */
-  links: Map<string, LinkFacts> | null;
-  linkError?: string;
+  links: SlotLinks | null;
+  linkError?: string | undefined;
   /** followed since a resync whose background read has not reached it: its nsid (null meanwhile) and links are unread */
   unread?: boolean;
   /** whether the name is a namespace mount (a plain file left by an unpropagated mount can never get an nsid) */
   nsfs?: boolean;
+}
+
+/**
+ * A followed slot, always built with the same fields in the same order and never given or stripped of one later
+ * (no `delete`): V8 then keeps 30,000 of them in one compact shape instead of one dictionary each (4.5 MB at 10,000).
+ */
+function tracked(n: NamedNamespace, nsid: number | null, unread: boolean): TrackedNamespace {
+  return { name: n.name, inode: n.inode, createdAtMs: n.createdAtMs, nsid, links: null, linkError: undefined, unread, nsfs: n.nsfs };
 }
 
 /** namespaces whose links one background read asks for before giving the event loop back (about 25 ms) */
@@ -215,7 +224,7 @@ export class LinkStore extends EventEmitter {
         for (const ns of added) this.track(ns);
         // a namespace whose links could not be read last time is read again, not left unreadable for good
         const retry = [...this.byName.values()].filter((n) => n.links === null && n.linkError !== undefined && !added.includes(n));
-        for (const ns of retry) delete ns.linkError;
+        for (const ns of retry) ns.linkError = undefined;
         await this.readLinks([...added, ...retry]);
         for (const ns of [...added, ...retry]) this.emit('changed', ns.name);
       }
@@ -249,7 +258,7 @@ export class LinkStore extends EventEmitter {
     const named = owned.filter((n) => !known(n));
     if (later) {
       // a resync: followed now, nsid and links read in the background (loadLinks)
-      const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, { ...n, nsid: null, links: null, unread: true }]));
+      const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, tracked(n, null, true)]));
       for (const n of owned) if (known(n)) out.set(n.name, this.byName.get(n.name)!);
       return out;
     }
@@ -260,7 +269,7 @@ export class LinkStore extends EventEmitter {
       await this.host.assignNsids(missing);
       nsids = await this.host.readNsids(names);
     }
-    const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, { ...n, nsid: nsids.get(n.name) ?? null, links: null }]));
+    const out = new Map<string, TrackedNamespace>(named.map((n) => [n.name, tracked(n, nsids.get(n.name) ?? null, false)]));
     for (const n of owned) if (known(n)) out.set(n.name, this.byName.get(n.name)!);
     return out;
   }
@@ -286,7 +295,7 @@ export class LinkStore extends EventEmitter {
     }
     for (const ns of want) {
       if (!ns.unread) continue;
-      delete ns.unread;
+      ns.unread = false;
       ns.nsid = nsids.get(ns.name) ?? null;
       if (ns.nsid !== null && this.byName.get(ns.name) === ns) this.byNsid.set(ns.nsid, ns);
     }
@@ -302,7 +311,7 @@ export class LinkStore extends EventEmitter {
       for (const n of withId) {
         const r = dumps.get(n.nsid!);
         if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
-        else n.links = new Map(r.map((l) => [l.name, l]));
+        else n.links = new SlotLinks(r);
       }
     } finally {
       for (const n of withId) {
@@ -313,7 +322,7 @@ export class LinkStore extends EventEmitter {
     }
     for (const n of list.filter((x) => x.nsid === null)) {
       try {
-        n.links = new Map((await this.host.readLinksByName(n.name)).map((l) => [l.name, l]));
+        n.links = new SlotLinks(await this.host.readLinksByName(n.name));
       } catch (err) {
         n.linkError = (err as Error).message.split('\n')[0];
       }

@@ -97,7 +97,9 @@ export class LiveFacts {
         const fromPass = (this.changedAt.get(ns.name) ?? -Infinity) < pass.startedAtMs;
         if (!fromPass) {
           // its links changed since the pass began (a VMM came or went): who is inside now, this slot's processes only
-          facts = { ...joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key), fdHolders: facts.fdHolders };
+          const fdHolders = facts.fdHolders;
+          facts = joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key);
+          facts.fdHolders = fdHolders;
         }
         facts.links = ns.links ? [...ns.links.values()] : null;
         if (ns.linkError !== undefined) facts.linkError = ns.linkError;

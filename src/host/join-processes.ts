@@ -45,7 +45,21 @@ export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessInde
 
 /** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
 export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
-  const facts: NamespaceFacts = { ...ns, processes: [], fdHolders: [], links: null, tapHolders: {} };
+  // every field named, in one order (no spread): V8 gave each spread copy a map of its own (3 MB at 10,000 slots)
+  const facts: NamespaceFacts = {
+    name: ns.name,
+    inode: ns.inode,
+    nsid: ns.nsid,
+    createdAtMs: ns.createdAtMs,
+    owned: ns.owned,
+    nsfs: ns.nsfs,
+    processes: [],
+    fdHolders: [],
+    links: null,
+    tapHolders: {},
+    socketHolders: [],
+  };
+  if (ns.symlink !== undefined) facts.symlink = ns.symlink;
   for (const p of index.byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
   for (const p of index.inside.get(ns.inode) ?? []) {
     facts.processes.push({ pid: p.pid, comm: p.comm });
@@ -53,7 +67,7 @@ export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
     for (const t of p.tunFds) if (typeof t.devNetns !== 'number') (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
   }
   for (const { p, fd, iff } of index.tunByNetns?.get(ns.inode) ?? []) (facts.tapHolders[iff] ??= []).push({ pid: p.pid, comm: p.comm, fd });
-  facts.socketHolders = (index.sockByNetns?.get(ns.inode) ?? []).map((p) => ({ pid: p.pid, comm: p.comm }));
+  for (const p of index.sockByNetns?.get(ns.inode) ?? []) facts.socketHolders!.push({ pid: p.pid, comm: p.comm });
   return facts;
 }
 

@@ -53,11 +53,18 @@ const BITS: [key: string, bit: number][] = [
   ['echo', 0x40000],
 ];
 
-/** ip's labels from ifi_flags as the kernel sends them. */
+const LABELS_BY_BITS = new Map<number, string[]>();
+
+/** ip's labels from ifi_flags as the kernel sends them (shared and frozen: never change them). */
 export function flagBitsLabels(bits: number): string[] {
+  // one frozen array per set of bits (a handful on a host): 30,000 slot links share them instead of each its own
+  let labels = LABELS_BY_BITS.get(bits);
+  if (labels) return labels;
   const flags: Record<string, boolean> = {};
   for (const [k, bit] of BITS) if (bits & bit) flags[k] = true;
-  return flagLabels(flags);
+  labels = Object.freeze(flagLabels(flags)) as string[];
+  if (LABELS_BY_BITS.size < 256) LABELS_BY_BITS.set(bits, labels);
+  return labels;
 }
 
 export function operstateName(n: number | undefined): string {

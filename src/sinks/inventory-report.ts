@@ -78,8 +78,8 @@ const slotText = new WeakMap<SlotView, string>();
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
 
 /**
- * inventoryJson as text pieces of `perPiece` slots (serve's GET /inventory joins them; a stream that yields between
- * pieces is left for a client-safe form): each slot's JSON is kept with its (reused) SlotView, so a read after one
+ * inventoryJson as text pieces of `perPiece` slots (serve's GET /inventory streams them, yielding between pieces):
+ * each slot's JSON is kept with its (reused) SlotView, so a read after one
  * slot changed serializes one slot, not a thousand. With leak tracking, suspectedLeak and idleSeconds are added.
  */
 export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece = 500): Generator<string> {

@@ -15,10 +15,29 @@ function rawExchange(port: number, target: string): Promise<{ status: number; bo
   return new Promise((resolve, reject) => {
     const sock = connect(port, '127.0.0.1', () => sock.write(`GET ${target} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n`));
     let buf = '';
-    sock.on('data', (d) => (buf += d.toString()));
-    sock.on('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(buf)?.[1] ?? 0), body: buf.slice(buf.indexOf('\r\n\r\n') + 4) }));
+    sock.on('data', (d: Buffer) => (buf += d.toString('latin1')));
+    sock.on('end', () => {
+      const head = buf.slice(0, buf.indexOf('\r\n\r\n'));
+      const raw = buf.slice(head.length + 4);
+      // a streamed body (GET /inventory) comes chunked, as HTTP/1.1 lets any server send it
+      const body = /^transfer-encoding: chunked$/im.test(head) ? unchunk(raw) : Buffer.from(raw, 'latin1').toString('utf8');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(head)?.[1] ?? 0), body });
+    });
     sock.on('error', reject);
   });
+}
+/** A chunked body decoded (size line in hex, the chunk, CRLF; a zero size ends it). */
+function unchunk(raw: string): string {
+  const b = Buffer.from(raw, 'latin1');
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const eol = b.indexOf('\r\n', at, 'latin1');
+    const size = parseInt(b.subarray(at, eol).toString('latin1'), 16);
+    if (!(size > 0)) return out;
+    out += b.subarray(eol + 2, eol + 2 + size).toString('utf8');
+    at = eol + 2 + size + 2;
+  }
 }
 const rawRequest = async (port: number, target: string) => (await rawExchange(port, target)).status;
 

@@ -550,7 +550,7 @@ describe('host state of slots (rules, routes, veths)', () => {
       return {
         links: [],
         routes: [],
-        firewall: { rules: rules.map((i) => ({ backend: 'nft' as const, table: 'filter', line: `-A FORWARD -i veth-${i} -o eth0 -j ACCEPT` })), backends: ['nft' as const] },
+        firewall: { rules: rules.map((i) => ({ backend: 'nft' as const, table: 'filter', chain: 'FORWARD', line: `-A FORWARD -i veth-${i} -o eth0 -j ACCEPT` })), backends: ['nft' as const] },
         unnamedHolders: new Map(),
       };
     };

@@ -1,3 +1,4 @@
+import { SlotLinks } from '../../src/gate/slot-links.js';
 import { describe, expect, it } from 'vitest';
 import { NetnsIndex } from '../../src/gate/netns-index.js';
 import { LinkStore } from '../../src/gate/link-store.js';
@@ -17,7 +18,7 @@ function storeWith(carrier: boolean): LinkStore {
     carrier,
     operstate: carrier ? 'UP' : 'DOWN',
   };
-  store.byName.set('ns-1', { name: 'ns-1', inode: 1, createdAtMs: 0, nsid: 1, links: new Map([['tap0', tap]]) });
+  store.byName.set('ns-1', { name: 'ns-1', inode: 1, createdAtMs: 0, nsid: 1, links: new SlotLinks([tap]) });
   return store;
 }
 
