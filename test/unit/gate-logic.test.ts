@@ -545,14 +545,17 @@ describe('host state of slots (rules, routes, veths)', () => {
   /** a host whose host-side reads are counted; `rules` are the FORWARD rules of the given slots left on it */
   function counted(host: FakeHost, rules: number[]) {
     const reads = { n: 0 };
-    host.hostSide = async () => {
+    host.hostSide = () => {
       reads.n += 1;
-      return {
+      return Promise.resolve({
         links: [],
         routes: [],
-        firewall: { rules: rules.map((i) => ({ backend: 'nft' as const, table: 'filter', chain: 'FORWARD', line: `-A FORWARD -i veth-${i} -o eth0 -j ACCEPT` })), backends: ['nft' as const] },
+        firewall: {
+          rules: rules.map((i) => ({ backend: 'nft' as const, table: 'filter', chain: 'FORWARD', line: `-A FORWARD -i veth-${i} -o eth0 -j ACCEPT` })),
+          backends: ['nft' as const],
+        },
         unnamedHolders: new Map(),
-      };
+      });
     };
     return reads;
   }
@@ -561,7 +564,14 @@ describe('host state of slots (rules, routes, veths)', () => {
     const host = new FakeHost();
     for (let i = 1; i <= 5; i++) host.add(`ns-${i}`);
     const reads = counted(host, [3]);
-    const g = new Gate(config({ slotLayout: layout }), host, { owns: (n) => n.startsWith('ns-'), maxWaiters: 10, recheckMs: 60_000, gateOnHost: true, hostStateMs: 600_000, hostStateAfterChangeMs: 30 });
+    const g = new Gate(config({ slotLayout: layout }), host, {
+      owns: (n) => n.startsWith('ns-'),
+      maxWaiters: 10,
+      recheckMs: 60_000,
+      gateOnHost: true,
+      hostStateMs: 600_000,
+      hostStateAfterChangeMs: 30,
+    });
     gates.push(g);
     await g.start();
     await until(() => reads.n >= 1 && g.hostState !== null);

@@ -51,7 +51,12 @@ export function createGateServer(gate: Gate, metrics: Registry, log: Logger, ext
         case '/inventory': {
           // streamed (chunked): each slot's JSON is kept with its judgement, and the loop yields between pieces of
           // 500 slots, so slot answers are not held up behind a 10 MB body at 30,000 slots
-          return streamText(res, 200, inventoryPieces(await gate.slots(), (n) => gate.leakOf(n)), 'application/json');
+          return streamText(
+            res,
+            200,
+            inventoryPieces(await gate.slots(), (n) => gate.leakOf(n)),
+            'application/json',
+          );
         }
         case '/metrics':
           return sendText(res, 200, await metrics.metrics(), metrics.contentType);
