@@ -72,7 +72,8 @@ function slotJson(s: SlotView) {
   };
 }
 
-const slotText = new WeakMap<SlotView, string>();
+/** a slot's JSON with the age it was made at: serve brings a kept judgement's age up to date in place */
+const slotText = new WeakMap<SlotView, { age: number; text: string }>();
 
 /** serve's leak tracking, per slot: appended to the slot's JSON at every answer (idle time moves on) */
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
@@ -89,8 +90,9 @@ export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece =
     const parts: string[] = [];
     for (let i = at; i < Math.min(slots.length, at + perPiece); i++) {
       const s = slots[i]!;
-      let t = slotText.get(s);
-      if (t === undefined) slotText.set(s, (t = JSON.stringify(slotJson(s))));
+      let kept = slotText.get(s);
+      if (kept?.age !== s.ageSeconds) slotText.set(s, (kept = { age: s.ageSeconds, text: JSON.stringify(slotJson(s)) }));
+      const t = kept.text;
       const l = leaks?.(s.name);
       parts.push(l ? `${t.slice(0, -1)},"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}}` : t);
     }

@@ -219,6 +219,11 @@ describe('GET /inventory streamed in pieces', () => {
       expect(body.namespaces.map((x) => x.name)).toEqual(Array.from({ length: n }, (_, i) => `ns-${i}`));
       expect(body.namespaces.filter((x) => x.suspectedLeak).map((x) => x.name)).toEqual(n > 1 ? ['ns-1'] : []);
     }
+    // a kept judgement's age is brought up to date in place: the kept text follows it
+    const v = view(1);
+    expect(JSON.parse(inventoryText(v)).namespaces[0].ageSeconds).toBe(0);
+    v.slots[0]!.ageSeconds = 7;
+    expect(JSON.parse(inventoryText(v)).namespaces[0].ageSeconds).toBe(7);
     expect(JSON.parse(inventoryText(view(3)))).toEqual(JSON.parse([...inventoryPieces(view(3), undefined, 500)].join('')));
   });
 });
