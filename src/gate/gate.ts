@@ -13,7 +13,7 @@ import type { PressureFacts } from '../host/pressure.js';
 /** how long a refusal by the kernel keeps host-pressure failing */
 const PRESSURE_WINDOW_MS = 60_000;
 /** host state is read again this long after slots came or went (one read per window however many changed) */
-export const HOST_STATE_AFTER_CHANGE_MS = 10_000;
+const HOST_STATE_AFTER_CHANGE_MS = 10_000;
 import { LinkStore } from './link-store.js';
 import { NetnsIndex } from './netns-index.js';
 import { LiveFacts } from './live-facts.js';

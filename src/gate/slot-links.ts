@@ -38,6 +38,7 @@ export class SlotLinks {
     return this.items.values();
   }
 
+  /** over a copy: the store deletes while it iterates (a renamed link) */
   *[Symbol.iterator](): IterableIterator<[string, LinkFacts]> {
     for (const l of [...this.items]) yield [l.name, l];
   }

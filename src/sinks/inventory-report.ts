@@ -72,16 +72,30 @@ function slotJson(s: SlotView) {
   };
 }
 
-/** a slot's JSON with the age it was made at: serve brings a kept judgement's age up to date in place */
-const slotText = new WeakMap<SlotView, { age: number; text: string }>();
+/**
+ * A slot's JSON around its age: serve keeps a judgement and brings its age up to date in place, so the age is put
+ * in at every read and the rest made once. (`,"ageSeconds":` unescaped can only be the key: quotes in values are escaped.)
+ */
+const slotText = new WeakMap<SlotView, { head: string; tail: string }>();
+
+function keptJson(s: SlotView): { head: string; tail: string } {
+  let kept = slotText.get(s);
+  if (kept) return kept;
+  const text = JSON.stringify(slotJson(s));
+  const key = ',"ageSeconds":';
+  const at = text.indexOf(key) + key.length;
+  kept = { head: text.slice(0, at), tail: text.slice(at + String(s.ageSeconds).length, -1) };
+  slotText.set(s, kept);
+  return kept;
+}
 
 /** serve's leak tracking, per slot: appended to the slot's JSON at every answer (idle time moves on) */
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
 
 /**
  * inventoryJson as text pieces of `perPiece` slots (serve's GET /inventory streams them, yielding between pieces):
- * each slot's JSON is kept with its (reused) SlotView, so a read after one
- * slot changed serializes one slot, not a thousand. With leak tracking, suspectedLeak and idleSeconds are added.
+ * each slot's JSON is kept with its (reused) SlotView, so a read after one slot changed serializes one slot, not a
+ * thousand. With leak tracking, suspectedLeak and idleSeconds are added.
  */
 export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece = 500): Generator<string> {
   let piece = `{"orchestratorRunning":${view.orchestratorRunning},"namespaces":[`;
@@ -90,21 +104,14 @@ export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece =
     const parts: string[] = [];
     for (let i = at; i < Math.min(slots.length, at + perPiece); i++) {
       const s = slots[i]!;
-      let kept = slotText.get(s);
-      if (kept?.age !== s.ageSeconds) slotText.set(s, (kept = { age: s.ageSeconds, text: JSON.stringify(slotJson(s)) }));
-      const t = kept.text;
+      const { head, tail } = keptJson(s);
       const l = leaks?.(s.name);
-      parts.push(l ? `${t.slice(0, -1)},"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}}` : t);
+      parts.push(`${head}${s.ageSeconds}${tail}${l ? `,"suspectedLeak":${l.suspectedLeak},"idleSeconds":${l.idleSeconds}` : ''}}`);
     }
     yield `${piece}${at > 0 ? ',' : ''}${parts.join(',')}`;
     piece = '';
   }
   yield `${piece}]}`;
-}
-
-/** inventoryPieces joined: serve's GET /inventory body */
-export function inventoryText(view: SlotsView, leaks?: LeakFields): string {
-  return [...inventoryPieces(view, leaks)].join('');
 }
 
 function row(s: SlotView, tapName: string): string[] {
