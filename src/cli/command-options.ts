@@ -63,7 +63,7 @@ export const SERVE_OPTIONS = [
     name: 'host-state-interval',
     kind: 'string',
     default: '5m',
-    help: "how often at least the host's slot rules, routes and veths are read (also 10s after slots come or go; one iptables-save; orphaned rules warn, never block)",
+    help: "how often at least the host's slot rules, routes and veths are read (also 10s after slots come or go; a slow read spaces the next ones: 500x its time; one iptables-save; orphaned rules warn, never block)",
   },
   { name: 'guest', kind: 'string', default: DEFAULT_GUEST, help: "the guest agent's ADDR:PORT, the only address GET /diagnose probes" },
   ...LEAK_OPTIONS,

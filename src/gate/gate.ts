@@ -14,6 +14,14 @@ import type { PressureFacts } from '../host/pressure.js';
 const PRESSURE_WINDOW_MS = 60_000;
 /** host state is read again this long after slots came or went (one read per window however many changed) */
 const HOST_STATE_AFTER_CHANGE_MS = 10_000;
+/**
+ * A read of host state costs more with every slot: the host link dump makes the kernel find each veth's peer
+ * namespace by walking the host's nsid list (2 s of CPU at 10,000 slots, most of it in the kernel). Reads are spaced
+ * by what the last one took: after a change at least 20x its time (at most 5% of the time reading under constant
+ * churn), between two periodic reads at least 500x (0.2%), whatever --host-state-interval says.
+ */
+const HOST_STATE_AFTER_CHANGE_SPACING = 20;
+const HOST_STATE_PERIODIC_SPACING = 500;
 import { LinkStore } from './link-store.js';
 import { NetnsIndex } from './netns-index.js';
 import { LiveFacts } from './live-facts.js';
@@ -59,6 +67,12 @@ export class Gate extends EventEmitter<GateEvents> {
   private dirWatch: { close(): void } | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
   private hostStateTimer: NodeJS.Timeout | null = null;
+  /** serve with a slot layout: host state is read (at start, after changes, periodically) */
+  private hostStateOn = false;
+  /** how long the last read of host state took (ms): the next ones are spaced by it */
+  private hostStateLastMs = 0;
+  /** when the read in progress began looking at the host (0: none, or still waiting for the links) */
+  private hostStateBegan = 0;
   private hostStateSoon: NodeJS.Timeout | null = null;
   private hostStateNow: HostStateView | null = null;
   private hostStateReading = false;
@@ -174,12 +188,34 @@ export class Gate extends EventEmitter<GateEvents> {
    * again once the changes have settled (one read per window, whatever the number of slots that changed).
    */
   private hostStateAfterChange(): void {
-    if (!this.hostStateTimer || this.hostStateSoon || this.stopped) return;
+    if (!this.hostStateOn || this.hostStateSoon || this.stopped) return;
+    // a read about to look at the host (waiting for the links loaded after start) sees this change too
+    if (this.hostStateReading && this.hostStateBegan === 0) return;
+    const wait = Math.max(this.opts.hostStateAfterChangeMs ?? HOST_STATE_AFTER_CHANGE_MS, HOST_STATE_AFTER_CHANGE_SPACING * this.hostStateLastMs);
     this.hostStateSoon = setTimeout(() => {
       this.hostStateSoon = null;
       void this.readHostState();
-    }, this.opts.hostStateAfterChangeMs ?? HOST_STATE_AFTER_CHANGE_MS);
+    }, wait);
     this.hostStateSoon.unref();
+  }
+
+  /** The safety net (rules changed by hand, with no slot change): the next periodic read, spaced by the last one's cost. */
+  private scheduleHostState(): void {
+    if (!this.hostStateOn || this.stopped) return;
+    if (this.hostStateTimer) clearTimeout(this.hostStateTimer);
+    this.hostStateTimer = setTimeout(
+      () => {
+        this.hostStateTimer = null;
+        void this.readHostState();
+      },
+      Math.max(this.opts.hostStateMs ?? 0, HOST_STATE_PERIODIC_SPACING * this.hostStateLastMs),
+    );
+    this.hostStateTimer.unref();
+  }
+
+  /** how long the last read of host state took, ms (0: none yet) */
+  get hostStateReadMs(): number {
+    return this.hostStateLastMs;
   }
 
   /** Reads the host's slot state (one iptables-save, a link dump, ip route) and judges it; never throws. */
@@ -188,7 +224,7 @@ export class Gate extends EventEmitter<GateEvents> {
     if (!layout || !this.host.hostSide || this.stopped) return;
     if (this.hostStateReading) {
       // a change while reading: what was read may predate it, so it is read once more afterwards
-      this.hostStateAgain = true;
+      if (this.hostStateBegan > 0) this.hostStateAgain = true;
       return;
     }
     this.hostStateReading = true;
@@ -196,6 +232,10 @@ export class Gate extends EventEmitter<GateEvents> {
     try {
       // names are matched to veths by nsid: none is judged while the nsids read after start are still coming in
       await this.store.linksLoaded();
+      this.hostStateBegan = performance.now();
+      // a read after a change still waiting is this one: every change so far is seen by it
+      if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
+      this.hostStateSoon = null;
       const facts = await this.host.hostSide();
       const listing = this.names.listing;
       const owned = listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
@@ -206,7 +246,11 @@ export class Gate extends EventEmitter<GateEvents> {
     } catch (err) {
       this.emit('watcher', 'host-state-failed', (err as Error).message);
     } finally {
+      if (this.hostStateBegan > 0) this.hostStateLastMs = performance.now() - this.hostStateBegan;
+      this.hostStateBegan = 0;
       this.hostStateReading = false;
+      // whatever started this read, the next periodic one is counted from its end
+      this.scheduleHostState();
       if (this.hostStateAgain) this.hostStateAfterChange();
     }
   }
@@ -234,9 +278,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.recheckTimer = setInterval(() => void this.recheck(), this.opts.recheckMs);
     this.recheckTimer.unref();
     if (this.opts.hostStateMs && this.config.slotLayout && this.host.hostSide) {
-      this.hostStateTimer = setInterval(() => void this.readHostState(), this.opts.hostStateMs);
-      this.hostStateTimer.unref();
-      void this.readHostState();
+      this.hostStateOn = true;
     }
     this.host.holders.start();
     try {
@@ -248,6 +290,8 @@ export class Gate extends EventEmitter<GateEvents> {
       this.scheduleRestart();
     }
     this.startAttempted = true;
+    // after the first read of the names: it waits for their links, and sees every slot tracked meanwhile
+    if (this.hostStateOn) void this.readHostState();
     this.leaks?.start();
     await this.evaluate();
   }
@@ -499,7 +543,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.leaks?.stop();
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
-    if (this.hostStateTimer) clearInterval(this.hostStateTimer);
+    if (this.hostStateTimer) clearTimeout(this.hostStateTimer);
     if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     this.host.close();

@@ -586,4 +586,56 @@ describe('host state of slots (rules, routes, veths)', () => {
     await tick(100);
     expect(reads.n).toBe(settled + 1);
   });
+
+  it('reads once at start: the slots tracked while it waits for their links are seen by that read', async () => {
+    const host = new FakeHost();
+    for (let i = 1; i <= 5; i++) host.add(`ns-${i}`);
+    const reads = counted(host, []);
+    const g = new Gate(config({ slotLayout: layout }), host, {
+      owns: (n) => n.startsWith('ns-'),
+      maxWaiters: 10,
+      recheckMs: 60_000,
+      gateOnHost: true,
+      hostStateMs: 600_000,
+      hostStateAfterChangeMs: 30,
+    });
+    gates.push(g);
+    await g.start();
+    await until(() => reads.n >= 1 && g.hostState !== null);
+    await tick(150);
+    expect(reads.n).toBe(1);
+  });
+
+  it('spaces reads by what the last one took: a slow read pushes the next one after a change further out', async () => {
+    const host = new FakeHost();
+    for (let i = 1; i <= 3; i++) host.add(`ns-${i}`);
+    const reads = counted(host, []);
+    const fast = host.hostSide!;
+    // each read takes at least 25 ms: the next after a change waits at least 20x that (500 ms), not the 30 ms asked
+    host.hostSide = () => tick(25).then(fast);
+    const g = new Gate(config({ slotLayout: layout }), host, {
+      owns: (n) => n.startsWith('ns-'),
+      maxWaiters: 10,
+      recheckMs: 60_000,
+      gateOnHost: true,
+      hostStateMs: 600_000,
+      hostStateAfterChangeMs: 30,
+    });
+    gates.push(g);
+    await g.start();
+    await until(() => reads.n >= 1 && g.hostState !== null);
+    expect(g.hostStateReadMs).toBeGreaterThanOrEqual(25);
+    // the slots tracked at start may bring one more read: let it pass (until a whole spacing goes by without one)
+    for (let n = -1; n !== reads.n;) {
+      n = reads.n;
+      await tick(40 * g.hostStateReadMs + 100);
+    }
+    const settled = reads.n;
+    host.remove('ns-1');
+    host.namesChanged();
+    await until(() => g.slotCount === 2);
+    await tick(200);
+    expect(reads.n).toBe(settled);
+    await until(() => reads.n === settled + 1, 5000);
+  });
 });
