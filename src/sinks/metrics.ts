@@ -1,41 +1,42 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Gate } from '../gate/gate.js';
 import { CHECK_STATUSES } from '../checks/types.js';
 import { pressureTables } from '../checks/pressure.js';
 import { ORCHESTRATOR_STATUSES } from '../orchestrator/client.js';
 import type { OrchestratorStatusSync } from './orchestrator-status.js';
+import { COARSE_MS, FINE_MS, LoopMonitor } from './loop-monitor.js';
 
-const LOOP_RESOLUTION_MS = 10;
+/** prom-client's event-loop histograms: its monitor wakes the process every 10 ms; vmgate's own (below) replaces them */
+const PROM_LOOP_LAG = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map((q) => `nodejs_eventloop_lag_${q}_seconds`);
 
 /** Prometheus text for /metrics: a sink of the gate's results, never a source of judgement. */
-export function createMetrics(gate: Gate, sync?: OrchestratorStatusSync | null): Registry {
+export function createMetrics(gate: Gate, sync?: OrchestratorStatusSync | null, delay: LoopMonitor = new LoopMonitor()): Registry {
   const registry = new Registry();
   // process_resident_memory_bytes, nodejs_heap_size_used_bytes, GC durations: the footprint an operator budgets for
-  collectDefaultMetrics({ register: registry });
+  // (its event-loop monitor set to a minute: the histograms it feeds are not exported, see PROM_LOOP_LAG)
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 60_000 });
   // prom-client names these gauges *_total, a counter's suffix (promtool check metrics flags them): not exported
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
-  // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first. The monitor
-  // records the time between ticks of a RESOLUTION ms timer, so the delay is that time less RESOLUTION (an idle gate: ~0)
-  const delay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
-  delay.enable();
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total', ...PROM_LOOP_LAG])
+    registry.removeSingleMetric(name);
+  // how long callbacks waited for the event loop since the last scrape: a stalled gate shows here first (sinks/loop-monitor.ts)
   const loop = (name: string, help: string, value: () => number) =>
     new Gauge({
       name,
       help,
       registers: [registry],
       collect() {
-        this.set(Math.max(0, value() / 1e9 - LOOP_RESOLUTION_MS / 1000));
+        this.set(value());
       },
     });
-  loop('vmgate_event_loop_delay_p50_seconds', 'Event-loop delay since the previous scrape: median', () => delay.percentile(50));
-  loop('vmgate_event_loop_delay_p99_seconds', 'Event-loop delay since the previous scrape: 99th percentile', () => delay.percentile(99));
+  const known = `known to within ${FINE_MS} ms while requests come, ${COARSE_MS} ms otherwise`;
+  loop('vmgate_event_loop_delay_p50_seconds', `Event-loop delay since the previous scrape: median (${known})`, () => delay.percentile(50));
+  loop('vmgate_event_loop_delay_p99_seconds', `Event-loop delay since the previous scrape: 99th percentile (${known})`, () => delay.percentile(99));
   new Gauge({
     name: 'vmgate_event_loop_delay_max_seconds',
-    help: 'Event-loop delay since the previous scrape: the longest (the window restarts at each scrape)',
+    help: `Event-loop delay since the previous scrape: the longest (the window restarts at each scrape; ${known})`,
     registers: [registry],
     collect() {
-      this.set(Math.max(0, delay.max / 1e9 - LOOP_RESOLUTION_MS / 1000));
+      this.set(delay.max());
       delay.reset();
     },
   });

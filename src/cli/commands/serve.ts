@@ -14,6 +14,7 @@ import { DEFAULT_GUEST, validGuest } from '../../config/guest.js';
 import { logGate } from '../../sinks/gate-log.js';
 import { createLogger, type Logger } from '../../sinks/log.js';
 import { createMetrics } from '../../sinks/metrics.js';
+import { LoopMonitor } from '../../sinks/loop-monitor.js';
 
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
@@ -57,7 +58,10 @@ export async function run(o: ServeFlags): Promise<number> {
   }
   const sync = await orchestratorStatus(o, log);
   if (sync) gate.on('verdict', (v) => sync.onVerdict(v));
-  const server = createGateServer(gate, createMetrics(gate, sync), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });
+  // the event-loop monitor runs at 10 ms only while requests come (sinks/loop-monitor.ts)
+  const loop = new LoopMonitor();
+  const server = createGateServer(gate, createMetrics(gate, sync, loop), log, { '/diagnose': diagnoseRoute(gate, guest, host.processesIn) });
+  server.on('request', () => loop.touch());
   // bind first: callers get 503 "starting" instead of connection refused while the first read runs
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`cannot listen on ${str(o, 'listen')}: ${err.code ?? err.message}`)));
@@ -74,6 +78,7 @@ export async function run(o: ServeFlags): Promise<number> {
       log.info({ signal }, `${signal}: answering waits in flight with shutting-down and stopping`);
       server.close();
       gate.stop();
+      loop.close();
       sync?.stop();
       waitLog.stop();
       diagnoses.stop();

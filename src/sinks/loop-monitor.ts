@@ -1,0 +1,77 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+/** the fine monitor's timer period: delays are known to within this while requests come */
+export const FINE_MS = 10;
+/** the coarse monitor's period: always on, it still catches a long stall while nobody asks */
+export const COARSE_MS = 100;
+/** the fine monitor stays on this long after the last request */
+const ACTIVE_HOLD_MS = 2000;
+
+/**
+ * Event-loop delay for /metrics at an idle cost that does not show. A monitor is a timer that wakes the process
+ * every period: at 10 ms that alone was ~0.5% of a core on an idle host (the largest part of an idle gate's CPU).
+ * So the 10 ms monitor runs only while requests come (and ACTIVE_HOLD_MS after the last one), when a stall delays
+ * an answer; a 100 ms monitor runs always (a stall of the idle gate still shows, known to within 100 ms).
+ */
+export class LoopMonitor {
+  private readonly fine: IntervalHistogram = monitorEventLoopDelay({ resolution: FINE_MS });
+  private readonly coarse: IntervalHistogram = monitorEventLoopDelay({ resolution: COARSE_MS });
+  private fineOn = false;
+  private lastActive = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly holdMs = ACTIVE_HOLD_MS) {
+    this.coarse.enable();
+  }
+
+  /** whether the 10 ms monitor runs now */
+  get fineRunning(): boolean {
+    return this.fineOn;
+  }
+
+  /** a request came: delays matter now */
+  touch(): void {
+    this.lastActive = performance.now();
+    if (this.fineOn) return;
+    this.fineOn = true;
+    this.fine.enable();
+    this.armIdle(this.holdMs);
+  }
+
+  private armIdle(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const quiet = performance.now() - this.lastActive;
+      if (quiet < this.holdMs) return this.armIdle(this.holdMs - quiet);
+      this.idleTimer = null;
+      this.fineOn = false;
+      this.fine.disable();
+    }, ms);
+    this.idleTimer.unref();
+  }
+
+  /**
+   * Delay since the last reset, seconds, the timer period subtracted (the histograms record the time between ticks):
+   * from the 10 ms monitor when it ran, else from the 100 ms one.
+   */
+  percentile(p: number): number {
+    const [h, period] = this.fine.count > 0 ? [this.fine, FINE_MS] : [this.coarse, COARSE_MS];
+    return h.count > 0 ? Math.max(0, h.percentile(p) / 1e9 - period / 1000) : 0;
+  }
+
+  /** the longest delay since the last reset, seconds: whichever monitor saw more */
+  max(): number {
+    const of = (h: IntervalHistogram, period: number) => (h.count > 0 ? Math.max(0, h.max / 1e9 - period / 1000) : 0);
+    return Math.max(of(this.fine, FINE_MS), of(this.coarse, COARSE_MS));
+  }
+
+  reset(): void {
+    this.fine.reset();
+    this.coarse.reset();
+  }
+
+  close(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.fine.disable();
+    this.coarse.disable();
+  }
+}
