@@ -19,6 +19,8 @@ export class LoopMonitor {
   private fineOn = false;
   private lastActive = 0;
   private idleTimer: NodeJS.Timeout | null = null;
+  /** the fine monitor's longest delay (s) from busy spells since the last reset that have ended */
+  private fineMaxBefore = 0;
 
   constructor(private readonly holdMs = ACTIVE_HOLD_MS) {
     this.coarse.enable();
@@ -34,6 +36,8 @@ export class LoopMonitor {
     this.lastActive = performance.now();
     if (this.fineOn) return;
     this.fineOn = true;
+    // a histogram enabled again records the whole pause as its first interval unless reset first
+    this.fine.reset();
     this.fine.enable();
     this.armIdle(this.holdMs);
   }
@@ -45,6 +49,8 @@ export class LoopMonitor {
       this.idleTimer = null;
       this.fineOn = false;
       this.fine.disable();
+      // its longest delay is kept for the next scrape (the reset at the next enable would lose it)
+      if (this.fine.count > 0) this.fineMaxBefore = Math.max(this.fineMaxBefore, this.fine.max / 1e9 - FINE_MS / 1000);
     }, ms);
     this.idleTimer.unref();
   }
@@ -54,17 +60,18 @@ export class LoopMonitor {
    * from the 10 ms monitor when it ran, else from the 100 ms one.
    */
   percentile(p: number): number {
-    const [h, period] = this.fine.count > 0 ? [this.fine, FINE_MS] : [this.coarse, COARSE_MS];
+    const [h, period] = this.fineOn && this.fine.count > 0 ? [this.fine, FINE_MS] : [this.coarse, COARSE_MS];
     return h.count > 0 ? Math.max(0, h.percentile(p) / 1e9 - period / 1000) : 0;
   }
 
   /** the longest delay since the last reset, seconds: whichever monitor saw more */
   max(): number {
     const of = (h: IntervalHistogram, period: number) => (h.count > 0 ? Math.max(0, h.max / 1e9 - period / 1000) : 0);
-    return Math.max(of(this.fine, FINE_MS), of(this.coarse, COARSE_MS));
+    return Math.max(this.fineOn ? of(this.fine, FINE_MS) : 0, this.fineMaxBefore, of(this.coarse, COARSE_MS));
   }
 
   reset(): void {
+    this.fineMaxBefore = 0;
     this.fine.reset();
     this.coarse.reset();
   }

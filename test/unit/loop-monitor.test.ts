@@ -32,3 +32,21 @@ describe('event-loop monitor (10 ms only while requests come)', () => {
     }
   });
 });
+
+describe('event-loop monitor after a quiet spell', () => {
+  it('does not count the quiet time as a delay when requests come again', async () => {
+    const m = new LoopMonitor(30);
+    try {
+      m.touch();
+      await until(() => !m.fineRunning, 5000);
+      await tick(1000);
+      m.reset();
+      m.touch();
+      await tick(60);
+      // the second without the fine monitor is no stall (before the fix: max over 1 s)
+      expect(m.max()).toBeLessThan(0.7);
+    } finally {
+      m.close();
+    }
+  });
+});
