@@ -7,6 +7,9 @@ export const COARSE_MS = 100;
 /** the fine monitor stays on this long after the last request */
 const ACTIVE_HOLD_MS = 2000;
 
+/** a histogram value (ns between ticks) as a delay in seconds: the timer's period subtracted, never below 0 */
+const delaySeconds = (ns: number, periodMs: number) => Math.max(0, ns / 1e9 - periodMs / 1000);
+
 /**
  * Event-loop delay for /metrics at an idle cost that does not show. A monitor is a timer that wakes the process
  * every period: at 10 ms that alone was ~0.5% of a core on an idle host (the largest part of an idle gate's CPU).
@@ -50,7 +53,7 @@ export class LoopMonitor {
       this.fineOn = false;
       this.fine.disable();
       // its longest delay is kept for the next scrape (the reset at the next enable would lose it)
-      if (this.fine.count > 0) this.fineMaxBefore = Math.max(this.fineMaxBefore, this.fine.max / 1e9 - FINE_MS / 1000);
+      if (this.fine.count > 0) this.fineMaxBefore = Math.max(this.fineMaxBefore, delaySeconds(this.fine.max, FINE_MS));
     }, ms);
     this.idleTimer.unref();
   }
@@ -61,12 +64,12 @@ export class LoopMonitor {
    */
   percentile(p: number): number {
     const [h, period] = this.fineOn && this.fine.count > 0 ? [this.fine, FINE_MS] : [this.coarse, COARSE_MS];
-    return h.count > 0 ? Math.max(0, h.percentile(p) / 1e9 - period / 1000) : 0;
+    return h.count > 0 ? delaySeconds(h.percentile(p), period) : 0;
   }
 
   /** the longest delay since the last reset, seconds: whichever monitor saw more */
   max(): number {
-    const of = (h: IntervalHistogram, period: number) => (h.count > 0 ? Math.max(0, h.max / 1e9 - period / 1000) : 0);
+    const of = (h: IntervalHistogram, period: number) => (h.count > 0 ? delaySeconds(h.max, period) : 0);
     return Math.max(this.fineOn ? of(this.fine, FINE_MS) : 0, this.fineMaxBefore, of(this.coarse, COARSE_MS));
   }
 
