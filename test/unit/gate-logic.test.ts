@@ -607,10 +607,11 @@ describe('host state of slots (rules, routes, veths)', () => {
     for (let i = 1; i <= 3; i++) host.add(`ns-${i}`);
     const reads = counted(host, []);
     const fast = host.hostSide!;
-    // each read takes at least 25 ms: the next after a change waits at least 20x that (500 ms), not the 30 ms asked
+    // each read takes about 25 ms: the next after a change waits at least 20x that (~500 ms), not the 30 ms asked
     host.hostSide = () => tick(25).then(fast);
     const g = await started(host, reads);
-    expect(g.hostStateReadMs).toBeGreaterThanOrEqual(25);
+    // a 25 ms timer may fire a millisecond early against performance.now() (Node rounds its loop clock): CI read 24.5
+    expect(g.hostStateReadMs).toBeGreaterThanOrEqual(20);
     // one read at start (the test above): the next one comes only after a change
     const settled = reads.n;
     host.remove('ns-1');
