@@ -125,7 +125,8 @@ export function judgeHostState(inp: HostStateInput): HostStateView {
   const vethOf = new Map<number, { nsid: number | null }>();
   for (const l of facts.links ?? []) {
     const n = vethIndex(layout, l.name);
-    if (n !== null) vethOf.set(n, { nsid: l.linkNetnsid });
+    // a peer not asked (undefined) is one of a slot named when the read began: judged below only if no longer named
+    if (n !== null) vethOf.set(n, { nsid: l.linkNetnsid ?? null });
   }
   const routesOf = new Map<number, HostRoute[]>();
   for (const r of facts.routes ?? []) {

@@ -43,7 +43,7 @@ export function realGateHost(
     tun: () => readTunDevice(tunPath),
     self: () => readSelfFacts(),
     // who is inside unnamed namespaces is for check and inventory: serve counts them, and never passes over /proc for it
-    hostSide: () => readHostSide([], new Set()),
+    hostSide: (peerOf) => readHostSide([], new Set(), peerOf),
     close: () => reader.close(),
     /** the processes inside one namespace (diagnoses in serve): from the index, never a whole-host pass */
     processesIn: (inode) =>

@@ -63,7 +63,10 @@ export interface GateHost {
   tun(): TunDeviceFacts;
   /** vmgate's own view: its PID namespace and whether it has CAP_SYS_PTRACE */
   self(): SelfFacts;
-  /** the host namespace's links, routes and firewall rules (slot layout); absent: not read (tests, wait) */
-  hostSide?(): Promise<HostSideFacts>;
+  /**
+   * the host namespace's links, routes and firewall rules (slot layout); absent: not read (tests, wait). `peerOf`: the
+   * host links whose peer namespace matters (see host/host-side.ts readHostSide)
+   */
+  hostSide?(peerOf?: (name: string) => boolean): Promise<HostSideFacts>;
   close(): void;
 }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { HostConfig } from '../config/host-config.js';
+import { vethIndex } from '../config/slot-layout.js';
 import type { GateHostFacts } from '../host/gate-facts.js';
 import type { LinkFacts } from '../host/types.js';
 import type { GateHost } from './gate-host.js';
@@ -236,7 +237,12 @@ export class Gate extends EventEmitter<GateEvents> {
       // a read after a change still waiting is this one: every change so far is seen by it
       if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
       this.hostStateSoon = null;
-      const facts = await this.host.hostSide();
+      // only the veths of slots without a named namespace have their peer asked (the unnamed ones): not every veth
+      const namedBefore = this.namedSlotIndexes();
+      const facts = await this.host.hostSide((name) => {
+        const n = vethIndex(layout, name);
+        return n !== null && !namedBefore.has(n);
+      });
       const listing = this.names.listing;
       const owned = listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
       const namedNsids = new Set(owned.map((n) => this.store.byName.get(n)?.nsid).filter((id): id is number => typeof id === 'number'));
@@ -253,6 +259,11 @@ export class Gate extends EventEmitter<GateEvents> {
       this.scheduleHostState();
       if (this.hostStateAgain) this.hostStateAfterChange();
     }
+  }
+
+  private namedSlotIndexes(): ReadonlyMap<number, string> {
+    const owned = this.names.listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
+    return slotNamesByIndex(owned, this.config.netnsPattern);
   }
 
   /** Suspected leaks now (null: not tracked). */

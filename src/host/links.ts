@@ -103,6 +103,28 @@ export async function dumpLinks(socket: RawSocket, nsid: number | null, localPor
   return out;
 }
 
+/** struct ifinfomsg (all zero) + IFLA_IFNAME: one link of the asking namespace, by name. */
+export function linkByNameRequest(name: string): Buffer {
+  const len = 4 + Buffer.byteLength(name) + 1;
+  const b = Buffer.alloc(16 + ((len + 3) & ~3));
+  b.writeUInt16LE(len, 16);
+  b.writeUInt16LE(IFLA_IFNAME, 18);
+  b.write(name, 20, 'latin1');
+  return b;
+}
+
+/** One link of the socket's namespace by name (no dump); null when there is none by that name (ENODEV). */
+export async function getLinkByName(socket: RawSocket, name: string): Promise<LinkMessage | null> {
+  try {
+    const [msgs] = await socket.request(RTM_GETLINK, linkByNameRequest(name), { timeout: 2000 });
+    const reply = msgs.find((m) => m.type === RTM_NEWLINK);
+    return reply ? decodeLink(reply.data) : null;
+  } catch (err) {
+    if (/\bENODEV\b/.test((err as Error).message)) return null;
+    throw err;
+  }
+}
+
 /**
  * Reads links of other namespaces from the host namespace without entering them: one RTM_GETLINK dump per
  * namespace with IFLA_TARGET_NETNSID. One socket per concurrent dump (one dump at a time each).

@@ -1,4 +1,5 @@
 import type { HostConfig } from '../config/host-config.js';
+import { slotIndex, vethIndex } from '../config/slot-layout.js';
 import { namespaceLimit, readMaxNetNamespaces } from './kernel-limits.js';
 import { readSlotLinks, type LinkReader } from './links.js';
 import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
@@ -90,7 +91,14 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
   else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
   if (placeError) for (const n of namespaces) n.socketsUnreadable = placeError;
   const visibility = visibilityOf(table, listing.error);
-  const hostSide = config.slotLayout ? await readHostSide(table.processes, new Set(named.map((n) => n.inode))) : undefined;
+  const layout = config.slotLayout;
+  // the peers asked are those of veths whose slot has no named namespace (the report's unnamed slot namespaces)
+  const namedIndexes = new Set(namespaces.filter((n) => n.owned).map((n) => slotIndex(n.name, config.netnsPattern)));
+  const peerOf = (name: string) => {
+    const i = layout ? vethIndex(layout, name) : null;
+    return i !== null && !namedIndexes.has(i);
+  };
+  const hostSide = layout ? await readHostSide(table.processes, new Set(named.map((n) => n.inode)), peerOf) : undefined;
   const slotInodes = new Set(namespaces.filter((n) => n.owned).map((n) => n.inode));
   visibility.unplacedTunFds = unplacedTunFds(table.processes, slotInodes);
   if (placeError) for (const u of visibility.unplacedTunFds) u.why = placeError;

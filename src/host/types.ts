@@ -115,11 +115,11 @@ export interface FirewallFacts {
 /** A link of the host namespace: for a veth, the nsid of the namespace its peer is in. */
 export interface HostLink {
   name: string;
-  ifindex: number;
-  /** IFLA_INFO_KIND: veth, tun, bridge...; null when none */
-  kind: string | null;
-  /** IFLA_LINK_NETNSID: the peer's namespace, as an nsid of the host namespace; null: the peer is here (or none) */
-  linkNetnsid: number | null;
+  /**
+   * IFLA_LINK_NETNSID: the peer's namespace, as an nsid of the host namespace; null: the peer is here (or none);
+   * undefined: not asked (links read by name: only the peers the reader was told matter are asked)
+   */
+  linkNetnsid: number | null | undefined;
 }
 
 /** An IPv4 route of the host's main table, as `ip -j route` prints it. */

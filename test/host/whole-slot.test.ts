@@ -1,8 +1,9 @@
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll, expect, it } from 'vitest';
 import { E2bSlots, restore } from '../helpers/e2b-slot.js';
+import { readHostLinks, readHostLinksByName } from '../../src/host/host-side.js';
 import { until } from '../helpers/until.js';
 import { describeHost, HostSandbox, json, runCli } from '../helpers/host.js';
 import { get, startServe } from '../helpers/serve.js';
@@ -54,6 +55,29 @@ describeHost('the whole slot', () => {
         .sort(),
     );
     await box.stop(vmm);
+  });
+
+  it('host links by name: the peer asked agrees with the dump, others are unasked; a sysfs of another namespace is not believed', async () => {
+    await e2b.create([30, 31]);
+    const dump = await readHostLinks();
+    const byName = await readHostLinksByName((n) => n === e2b.veth(30));
+    expect(byName).not.toBeNull();
+    const of = (links: { name: string; linkNetnsid: number | null | undefined }[], n: string) => links.find((l) => l.name === n);
+    expect(of(byName!, e2b.veth(30))!.linkNetnsid).toEqual(of(dump, e2b.veth(30))!.linkNetnsid);
+    expect(typeof of(dump, e2b.veth(30))!.linkNetnsid).toBe('number');
+    expect(of(byName!, e2b.veth(31))).toEqual({ name: e2b.veth(31), linkNetnsid: undefined });
+    // a listing whose links are not vmgate's (another namespace's sysfs): the caller reads the dump instead
+    const other = mkdtempSync(`${tmpdir()}/vgtest-sysnet-`);
+    for (const [n, i] of [
+      ['lo', 1],
+      [`${box.id}x0`, 4_000_000],
+      [`${box.id}x1`, 4_000_001],
+    ] as const) {
+      mkdirSync(`${other}/${n}`);
+      writeFileSync(`${other}/${n}/ifindex`, `${i}\n`);
+    }
+    expect(await readHostLinksByName(() => false, other)).toBeNull();
+    rmSync(other, { recursive: true, force: true });
   });
 
   it('leftover slots reclaimed whole: namespace, veth, route and rules', async () => {
