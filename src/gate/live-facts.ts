@@ -44,7 +44,6 @@ export class LiveFacts {
   private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView; fromPass: boolean }>();
   /** the followed names in inventory order (ns-2 before ns-10); null after a name came or went (sorted only then) */
   private order: string[] | null = null;
-  private readonly sortKeys = new Map<string, SortKey>();
   private view: { pass: Pass; version: number; view: SlotsView } | null = null;
   /** when each slot's links last changed: a slot that changed after the pass began is read from the holder index */
   private readonly changedAt = new Map<string, number>();
@@ -61,10 +60,8 @@ export class LiveFacts {
       store.on(event, (name: string) => {
         this.slots.delete(name);
         if (event !== 'changed') this.order = null;
-        if (event === 'removed') {
-          this.changedAt.delete(name);
-          this.sortKeys.delete(name);
-        } else this.changedAt.set(name, this.clock());
+        if (event === 'removed') this.changedAt.delete(name);
+        else this.changedAt.set(name, this.clock());
       });
   }
 
@@ -124,14 +121,13 @@ export class LiveFacts {
     return slot.view.state !== 'starting' && !pass.changed.has(slot.ns.inode);
   }
 
-  /** The followed names in inventory order (ns-2 before ns-10), sorted again only when a name came or went. */
+  /**
+   * The followed names in inventory order (ns-2 before ns-10), sorted again only when a name came or went. The keys
+   * are made for the sort and dropped: kept per slot they held ~190 bytes each (1.9 MB at 10,000) to save ~5 ms a sort.
+   */
   private inOrder(): string[] {
     if (this.order) return this.order;
-    const keys = [...this.store.byName.keys()].map((name) => {
-      let k = this.sortKeys.get(name);
-      if (!k) this.sortKeys.set(name, (k = sortKey(name)));
-      return k;
-    });
+    const keys = [...this.store.byName.keys()].map(sortKey);
     keys.sort(compareKeys);
     return (this.order = keys.map((k) => k.name));
   }

