@@ -49,6 +49,9 @@ export interface SlotsView {
   orphans: OrphanVmm[];
 }
 
+/** a tap nobody holds (most): one frozen empty list shared instead of one per slot */
+const NO_HOLDERS = Object.freeze([]) as unknown as TapHolder[];
+
 /** The configured tap, plus any other interface of the namespace that a process has attached. */
 function tapsOf(ns: NamespaceFacts, tapName: string): TapView[] {
   const names = new Set([tapName, ...Object.keys(ns.tapHolders)]);
@@ -56,7 +59,7 @@ function tapsOf(ns: NamespaceFacts, tapName: string): TapView[] {
   for (const name of names) {
     const link = ns.links?.find((l) => l.name === name);
     if (!link) continue;
-    out.push({ name, adminUp: link.adminUp, carrier: link.carrier, operstate: link.operstate, flags: link.flags, holders: ns.tapHolders[name] ?? [] });
+    out.push({ name, adminUp: link.adminUp, carrier: link.carrier, operstate: link.operstate, flags: link.flags, holders: ns.tapHolders[name] ?? NO_HOLDERS });
   }
   // an array pushed to once keeps room for 17 (152 bytes; the gate keeps one per slot): a copy holds only what is in it
   return out.slice();

@@ -1,5 +1,5 @@
 import type { ProcessEntry } from './proc-table.js';
-import type { NamespaceFacts, UnplacedTunFd } from './types.js';
+import type { NamespaceFacts, ProcessRef, TapHolder, UnplacedTunFd } from './types.js';
 
 /** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
 export type NamespaceKey = { name: string; inode: number; nsid: number | null; createdAtMs: number; owned: boolean; nsfs: boolean; symlink?: boolean };
@@ -43,6 +43,13 @@ export function indexProcesses(procs: ProcessEntry[], selfPid = -1): ProcessInde
   return { inside, byFd, tunByNetns, sockByNetns };
 }
 
+/**
+ * Shared by every namespace with nothing to list (frozen: nothing changes them). Most slots have no process inside and
+ * no holder: four empty arrays and an empty object each cost 190 bytes a slot (1.9 MB at 10,000) in the gate's cache.
+ */
+const NO_REFS = Object.freeze([]) as unknown as ProcessRef[];
+const NO_TAP_HOLDERS = Object.freeze({}) as Record<string, TapHolder[]>;
+
 /** One namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. */
 export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
   // every field named, in one order (no spread): V8 gave each spread copy a map of its own (3 MB at 10,000 slots)
@@ -53,21 +60,28 @@ export function joinOne(index: ProcessIndex, ns: NamespaceKey): NamespaceFacts {
     createdAtMs: ns.createdAtMs,
     owned: ns.owned,
     nsfs: ns.nsfs,
-    processes: [],
-    fdHolders: [],
+    processes: NO_REFS,
+    fdHolders: NO_REFS,
     links: null,
-    tapHolders: {},
-    socketHolders: [],
+    tapHolders: NO_TAP_HOLDERS,
+    socketHolders: NO_REFS,
   };
   if (ns.symlink !== undefined) facts.symlink = ns.symlink;
-  for (const p of index.byFd.get(ns.inode) ?? []) facts.fdHolders.push({ pid: p.pid, comm: p.comm });
-  for (const p of index.inside.get(ns.inode) ?? []) {
-    facts.processes.push({ pid: p.pid, comm: p.comm });
+  const byFd = index.byFd.get(ns.inode);
+  if (byFd) facts.fdHolders = byFd.map((p) => ({ pid: p.pid, comm: p.comm }));
+  const inside = index.inside.get(ns.inode);
+  const tapHolder = (iff: string, ref: TapHolder) => {
+    if (facts.tapHolders === NO_TAP_HOLDERS) facts.tapHolders = {};
+    (facts.tapHolders[iff] ??= []).push(ref);
+  };
+  if (inside) {
+    facts.processes = inside.map((p) => ({ pid: p.pid, comm: p.comm }));
     // not placed exactly: the tap of that name where the holder is (a placed fd is attributed below, wherever it is held from)
-    for (const t of p.tunFds) if (typeof t.devNetns !== 'number') (facts.tapHolders[t.iff] ??= []).push({ pid: p.pid, comm: p.comm, fd: t.fd });
+    for (const p of inside) for (const t of p.tunFds) if (typeof t.devNetns !== 'number') tapHolder(t.iff, { pid: p.pid, comm: p.comm, fd: t.fd });
   }
-  for (const { p, fd, iff } of index.tunByNetns?.get(ns.inode) ?? []) (facts.tapHolders[iff] ??= []).push({ pid: p.pid, comm: p.comm, fd });
-  for (const p of index.sockByNetns?.get(ns.inode) ?? []) facts.socketHolders!.push({ pid: p.pid, comm: p.comm });
+  for (const { p, fd, iff } of index.tunByNetns?.get(ns.inode) ?? []) tapHolder(iff, { pid: p.pid, comm: p.comm, fd });
+  const socks = index.sockByNetns?.get(ns.inode);
+  if (socks) facts.socketHolders = socks.map((p) => ({ pid: p.pid, comm: p.comm }));
   return facts;
 }
 

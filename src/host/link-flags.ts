@@ -71,7 +71,20 @@ export function operstateName(n: number | undefined): string {
   return n === undefined ? 'UNKNOWN' : (OPERSTATES[n] ?? String(n));
 }
 
+const NAMES = new Map<string, string>();
+
+/**
+ * One string per link name (lo, tap0, eth0 in every slot): each decode makes a new one, 30,000 copies of three names
+ * at 10,000 slots (0.7 MB). Names past the first 1,024 different ones are kept as they come.
+ */
+function sharedName(name: string): string {
+  const known = NAMES.get(name);
+  if (known !== undefined) return known;
+  if (NAMES.size < 1024) NAMES.set(name, name);
+  return name;
+}
+
 /** The one builder of link facts, from ip's flag labels: a netlink dump, `ip -j link show` and a monitor line alike. */
 export function linkFacts(name: string, ifindex: number, flags: string[], operstate: string): LinkFacts {
-  return { name, ifindex, flags, adminUp: flags.includes('UP'), carrier: flags.includes('LOWER_UP'), operstate };
+  return { name: sharedName(name), ifindex, flags, adminUp: flags.includes('UP'), carrier: flags.includes('LOWER_UP'), operstate };
 }
