@@ -115,7 +115,24 @@ export class SlotWaits extends EventEmitter<SlotWaitsEvents> {
     // just started: the background read of every slot's links has not reached this one yet; read it first
     this.store.readFirst(req.netns);
     const now = this.judge(req);
-    if (now) return this.answer(req, started, now.reason, now.error);
+    if (now && (now.reason === 'iface-not-found' || now.reason === 'iface-admin-down') && !this.store.get(req.netns)?.linkError) {
+      // link events lag: a tap made or set up a moment before the request may not be in the store yet. Before saying
+      // no, the kernel's own word (one dump of this namespace, shared); the tap there and up: wait for its event
+      const link = (await this.kernelSays(req.netns))?.find((l) => l.name === req.iface);
+      if (signal?.aborted) return null;
+      if (this.closed) return this.answer(req, started, 'shutting-down');
+      // absent there too (or the kernel did not answer in time): the store's word stands
+      if (!link) return this.answer(req, started, now.reason, now.error);
+      if (!link.adminUp)
+        return this.answer(
+          req,
+          started,
+          'iface-admin-down',
+          now.reason === 'iface-admin-down' ? now.error : `${req.netns}/${req.iface} is administratively down`,
+          link,
+        );
+      if (link.carrier) return this.answer(req, started, 'carrier-up', undefined, link);
+    } else if (now) return this.answer(req, started, now.reason, now.error);
     if (req.timeoutMs === 0) return this.timeoutOrCarrier(req, started);
     return new Promise<WaitAnswer | null>((resolve) => {
       const key = req.netns;

@@ -525,9 +525,26 @@ describe('the gate keeps no lie (issue 25, items 5-8)', () => {
     host.add('ns-1', 'down');
     const g = await started(host);
     expect((await g.wait(q('ns-1', 0)))!.reason).toBe('iface-admin-down');
+    // the kernel after the rename (one link, its new name), then its event
+    host.namespaces.get('ns-1')!.links.delete('tap0');
+    host.setTapQuietly('ns-1', 'down', 'tapX');
     host.events.emit(linkEvent(1, 'tapX', 'down', 5));
     expect(g.linksOf('ns-1')!.map((l) => l.name)).toEqual(['lo', 'tapX']);
     expect((await g.wait(q('ns-1', 0)))!.reason).toBe('iface-not-found');
+  });
+
+  it('7b. a tap made a moment before the request, its event not in yet: the kernel is asked before iface-not-found', async () => {
+    const host = new FakeHost();
+    host.add('ns-1', 'no-carrier');
+    const g = await started(host);
+    host.setTap('ns-1', 'deleted');
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('iface-not-found');
+    host.setTapQuietly('ns-1', 'carrier');
+    expect((await g.wait(q('ns-1', 0)))!.reason).toBe('carrier-up');
+    host.setTapQuietly('ns-1', 'no-carrier');
+    expect((await g.wait(q('ns-1', 50)))!.reason).toBe('timeout');
+    host.setTapQuietly('ns-1', 'down');
+    expect((await g.wait(q('ns-1', 50)))!.reason).toBe('iface-admin-down');
   });
 
   it('8. a namespace that exists but was not read yet is never netns-not-found', async () => {
