@@ -238,13 +238,13 @@ export class Gate extends EventEmitter<GateEvents> {
       if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
       this.hostStateSoon = null;
       // only the veths of slots without a named namespace have their peer asked (the unnamed ones): not every veth
-      const namedBefore = this.namedSlotIndexes();
+      const namedBefore = slotNamesByIndex(this.ownedNames(), this.config.netnsPattern);
       const facts = await this.host.hostSide((name) => {
         const n = vethIndex(layout, name);
         return n !== null && !namedBefore.has(n);
       });
       const listing = this.names.listing;
-      const owned = listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
+      const owned = this.ownedNames();
       const namedNsids = new Set(owned.map((n) => this.store.byName.get(n)?.nsid).filter((id): id is number => typeof id === 'number'));
       const namedIndexes = slotNamesByIndex(owned, this.config.netnsPattern);
       this.hostStateNow = judgeHostState({ layout, facts, namedIndexes, namedNsids, namesError: listing.error ?? null });
@@ -261,9 +261,9 @@ export class Gate extends EventEmitter<GateEvents> {
     }
   }
 
-  private namedSlotIndexes(): ReadonlyMap<number, string> {
-    const owned = this.names.listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
-    return slotNamesByIndex(owned, this.config.netnsPattern);
+  /** the slot namespaces' names, as the index last saw them */
+  private ownedNames(): string[] {
+    return this.names.listing.namespaces.map((n) => n.name).filter((n) => this.opts.owns(n));
   }
 
   /** Suspected leaks now (null: not tracked). */

@@ -5,17 +5,12 @@ import type { LinkFacts } from '../host/types.js';
  * hash table at 10,000 slots (6.6 MB); a search through three entries costs nothing. Same calls as the Map it replaces.
  */
 export class SlotLinks {
-  private readonly items: LinkFacts[];
+  private items: LinkFacts[] = [];
 
   constructor(links: Iterable<LinkFacts> = []) {
-    const items: LinkFacts[] = [];
-    for (const l of links) {
-      const i = items.findIndex((x) => x.name === l.name);
-      if (i >= 0) items[i] = l;
-      else items.push(l);
-    }
+    for (const l of links) this.set(l.name, l);
     // pushed to, an array keeps room for 17 links (152 bytes a slot); the copy holds the three or so there are
-    this.items = items.slice();
+    this.items = this.items.slice();
   }
 
   get size(): number {

@@ -42,9 +42,9 @@ export async function readHostLinksByName(peerOf: (name: string) => boolean, sys
     return null;
   }
   const sample = names.filter((n) => n !== 'lo').slice(0, SYSFS_CONFIRMED);
-  const asked = names.filter(peerOf);
+  const asked = new Set(names.filter(peerOf));
   // only lo listed: nothing to confirm sysfs by (and a dump of one link costs nothing)
-  if (sample.length === 0 || asked.length > PEERS_ASKED_MAX) return null;
+  if (sample.length === 0 || asked.size > PEERS_ASKED_MAX) return null;
   const sock = createNetlink(0);
   try {
     for (const name of sample) {
@@ -52,8 +52,9 @@ export async function readHostLinksByName(peerOf: (name: string) => boolean, sys
       if (l === null || String(l.ifindex) !== readFileSync(`${sysNet}/${name}/ifindex`, 'latin1').trim()) return null;
     }
     const peers = new Map<string, number | null>();
-    for (let i = 0; i < asked.length; i += 64) {
-      const chunk = asked.slice(i, i + 64);
+    const wanted = [...asked];
+    for (let i = 0; i < wanted.length; i += 64) {
+      const chunk = wanted.slice(i, i + 64);
       const got = await Promise.all(chunk.map((n) => getLinkByName(sock, n)));
       // a link gone since the listing is left out, as a dump a moment later would leave it out
       chunk.forEach((n, j) => {
@@ -63,7 +64,7 @@ export async function readHostLinksByName(peerOf: (name: string) => boolean, sys
     }
     const out: HostLink[] = [];
     for (const name of names) {
-      if (!peerOf(name)) out.push({ name, linkNetnsid: undefined });
+      if (!asked.has(name)) out.push({ name, linkNetnsid: undefined });
       else if (peers.has(name)) out.push({ name, linkNetnsid: peers.get(name)! });
     }
     return out;

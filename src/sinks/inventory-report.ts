@@ -93,7 +93,8 @@ function keptJson(s: SlotView): { head: string; tail: string } {
 export type LeakFields = (netns: string) => { suspectedLeak: boolean; idleSeconds: number | null } | null;
 
 /**
- * inventoryJson as text pieces of `perPiece` slots (~28 KB each at 100: below V8's large-object size) (serve's GET /inventory streams them, yielding between pieces):
+ * inventoryJson as text pieces of `perPiece` slots, ~28 KB each at 100: below V8's large-object size (serve's GET
+ * /inventory streams them, yielding between pieces):
  * each slot's JSON is kept with its (reused) SlotView, so a read after one slot changed serializes one slot, not a
  * thousand. With leak tracking, suspectedLeak and idleSeconds are added.
  */
