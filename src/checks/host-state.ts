@@ -191,8 +191,8 @@ export function hostStateOf(facts: HostFacts, config: HostConfig): HostStateView
       facts.namespaces.filter((n) => n.owned).map((n) => n.name),
       config.netnsPattern,
     ),
-    namedNsids: new Set(facts.namespaces.map((n) => n.nsid).filter((id): id is number => id !== null)),
-    namesError: facts.visibility.errors.length > 0 ? facts.visibility.errors.join('; ') : null,
+    namedNsids: new Set(facts.namespaces.map((n) => n.nsid).filter((id): id is number => typeof id === 'number')),
+    namesError: [...facts.visibility.errors, ...(facts.nsidError ? [facts.nsidError] : [])].join('; ') || null,
   });
 }
 

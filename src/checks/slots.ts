@@ -23,7 +23,8 @@ export interface SlotView {
   ageSeconds: number;
   /** the nsfs inode's change time: with inode, tells a re-created namespace from the one judged */
   createdAtMs: number;
-  nsid: number | null;
+  /** undefined: not read (inventory without --nsids) */
+  nsid: number | null | undefined;
   inode: number;
   processes: ProcessRef[];
   fdHolders: ProcessRef[];

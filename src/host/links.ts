@@ -1,4 +1,6 @@
 import { createNetlink } from './netlink.js';
+import { readLinksInside } from './inside-links.js';
+import { NETNS_DIR, readNsids } from './named-namespaces.js';
 import { run } from './run-ip.js';
 import { flagBitsLabels, linkFacts, operstateName } from './link-flags.js';
 import { ParseError } from './parse-error.js';
@@ -202,24 +204,73 @@ export async function readLinksByName(netns: string): Promise<LinkFacts[]> {
   return links;
 }
 
+/** A slot namespace to read: its inode from the listing (checked against the one entered), its nsid when known. */
+export interface SlotToRead {
+  name: string;
+  inode?: number;
+  /** undefined: not read yet (asked here only if the other way is needed) */
+  nsid?: number | null;
+}
+
 /**
- * The one way vmgate reads slots' links (snapshot, cleanup; the gate's GateHost uses the same two reads): one
- * netlink dump per namespace that has an nsid (4 sockets in parallel, or the long-lived reader given), `ip -n`
- * for one without. Per name: its links, or the Error that says why they could not be read.
+ * The one way vmgate reads slots' links (snapshot, cleanup; the gate's GateHost reads by nsid, events need them):
+ * from inside each namespace (inside-links.ts), else, where python3 cannot run or may not enter, from the host: one
+ * netlink dump per namespace that has an nsid (4 sockets in parallel), `ip -n` for one without. Per name: its
+ * links, or the Error that says why they could not be read.
  */
-export async function readSlotLinks(slots: { name: string; nsid: number | null }[], shared?: LinkReader): Promise<Map<string, LinkFacts[] | Error>> {
+export async function readSlotLinks(slots: SlotToRead[], dir = NETNS_DIR): Promise<Map<string, LinkFacts[] | Error>> {
   const out = new Map<string, LinkFacts[] | Error>();
-  const withId = slots.filter((s) => s.nsid !== null);
+  const byName = new Map(slots.map((s) => [s.name, s]));
+  for (const [name, r] of await readSlotLinksEntered(slots, dir)) out.set(name, enteredAsListed(r, byName.get(name)?.inode));
+  return out;
+}
+
+/** What was read of one slot: its links, and the inode of the namespace they were read in (null: not known). */
+export interface EnteredLinks {
+  inode: number | null;
+  links: LinkFacts[] | Error;
+}
+
+/** The links read, where they were read in the namespace listed (same inode); else why not. */
+export function enteredAsListed(r: EnteredLinks, listedInode: number | undefined): LinkFacts[] | Error {
+  if (listedInode !== undefined && r.inode !== null && r.inode !== listedInode)
+    return new Error(`it was deleted and made again while vmgate read it (inode ${listedInode} listed, ${r.inode} read)`);
+  return r.links;
+}
+
+/** readSlotLinks before the listing's inodes are known (the snapshot starts reading while it lists). */
+export async function readSlotLinksEntered(slots: SlotToRead[], dir = NETNS_DIR): Promise<Map<string, EnteredLinks>> {
+  const out = new Map<string, EnteredLinks>();
+  const inside = await readLinksInside(
+    slots.map((s) => s.name),
+    dir,
+  ).catch(() => null);
+  const rest: SlotToRead[] = [];
+  for (const s of slots) {
+    const r = inside?.get(s.name);
+    if (!r || (r.links instanceof Error && r.links.message.startsWith('EPERM '))) rest.push(s);
+    else out.set(s.name, r);
+  }
+  if (rest.length > 0) for (const [name, links] of await readFromHost(rest, dir)) out.set(name, { inode: null, links });
+  return out;
+}
+
+async function readFromHost(slots: SlotToRead[], dir: string): Promise<Map<string, LinkFacts[] | Error>> {
+  const out = new Map<string, LinkFacts[] | Error>();
+  const unknown = slots.filter((s) => s.nsid === undefined).map((s) => s.name);
+  const asked = unknown.length > 0 ? await readNsids(unknown, dir).catch(() => new Map<string, number | null>()) : new Map<string, number | null>();
+  const nsidOf = (s: SlotToRead) => (s.nsid === undefined ? (asked.get(s.name) ?? null) : s.nsid);
+  const withId = slots.filter((s) => nsidOf(s) !== null);
   if (withId.length > 0) {
-    const reader = shared ?? new LinkReader(Math.min(4, withId.length));
+    const reader = new LinkReader(Math.min(4, withId.length));
     try {
-      const dumps = await reader.readMany(withId.map((s) => s.nsid!));
-      for (const s of withId) out.set(s.name, dumps.get(s.nsid!) ?? new Error('no answer'));
+      const dumps = await reader.readMany(withId.map((s) => nsidOf(s)!));
+      for (const s of withId) out.set(s.name, dumps.get(nsidOf(s)!) ?? new Error('no answer'));
     } finally {
-      if (!shared) reader.close();
+      reader.close();
     }
   }
-  for (const s of slots.filter((x) => x.nsid === null)) {
+  for (const s of slots.filter((x) => nsidOf(x) === null)) {
     try {
       out.set(s.name, await readLinksByName(s.name));
     } catch (err) {

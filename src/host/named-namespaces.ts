@@ -42,6 +42,15 @@ export function listNamedNamespaces(dir = NETNS_DIR): NamedNamespaces {
   return { namespaces: out };
 }
 
+/** The names in the directory, nothing else (none when it cannot be read: the listing says why). */
+export function namesIn(dir = NETNS_DIR): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** names looked at per event-loop turn by the listing that yields (one lstat each: about 1.5 ms per turn) */
 const LIST_CHUNK = 256;
 

@@ -1,8 +1,8 @@
 import type { HostConfig } from '../config/host-config.js';
 import { slotIndex, vethIndex } from '../config/slot-layout.js';
 import { namespaceLimit, readMaxNetNamespaces } from './kernel-limits.js';
-import { readSlotLinks, type LinkReader } from './links.js';
-import { listNamedNamespaces, readNsids, NETNS_DIR } from './named-namespaces.js';
+import { enteredAsListed, readSlotLinksEntered, type EnteredLinks } from './links.js';
+import { listNamedNamespaces, namesIn, readNsids, NETNS_DIR } from './named-namespaces.js';
 import { commMatches, readProcessTable, type ProcessTable } from './proc-table.js';
 import { readTunDevice } from './tun-device.js';
 import { placeFds } from './fd-probe.js';
@@ -10,12 +10,12 @@ import { readHostSide } from './host-side.js';
 import { readPressure } from './pressure.js';
 import { joinProcesses, unplacedTunFds } from './join-processes.js';
 export { indexProcesses, joinOne, joinProcesses, type ProcessIndex } from './join-processes.js';
-import type { HostFacts, NamespaceFacts, ProcessRef, VisibilityFacts } from './types.js';
+import type { HostFacts, ProcessRef, VisibilityFacts } from './types.js';
 import { readSelfFacts } from './visibility.js';
 
 export interface SnapshotOptions {
-  /** reuse a long-lived reader (the gate); otherwise one is opened and closed */
-  reader?: LinkReader;
+  /** read every name's nsid (inventory --nsids); otherwise only when the host state needs them */
+  nsids?: boolean;
   netnsDir?: string;
 }
 
@@ -65,30 +65,27 @@ export function orchestratorsIn(table: ProcessTable, comm: string): ProcessRef[]
 }
 
 export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {}): Promise<HostFacts> {
-  const listing = listNamedNamespaces(opts.netnsDir ?? NETNS_DIR);
+  const dir = opts.netnsDir ?? NETNS_DIR;
+  // the slots' links are read (child processes) while the names are looked at, the process table, fds and host
+  // side read here (caught at once: a rejection nobody awaits yet would end the process)
+  const linksRead = readSlotLinksEntered(
+    namesIn(dir)
+      .filter((name) => config.netnsPattern.test(name))
+      .map((name) => ({ name })),
+    dir,
+  ).catch((err: Error) => err);
+  const listing = listNamedNamespaces(dir);
   const named = listing.namespaces;
-  // a FIFO or a hung mount in /run/netns makes ip hang: its timeout leaves every slot's links unread (unknown)
-  let nsidError: string | undefined;
-  const nsids =
-    named.length > 0
-      ? await readNsids(
-          named.map((n) => n.name),
-          opts.netnsDir ?? NETNS_DIR,
-          listing,
-        ).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), new Map<string, number | null>()))
-      : new Map<string, number | null>();
   const table = readProcessTable();
   const placeError = await placeTunsAndSockets(table);
+  // nsids only when asked: the kernel walks its table of them for each name (2.7 s at 10,000 names, 25 s at 32,766)
+  let nsidError: string | undefined;
+  const nsidsOf = (names: string[]) => readNsids(names, dir, listing).catch((err: Error) => ((nsidError = err.message.split('\n')[0]), null));
+  const nsids = opts.nsids && named.length > 0 ? await nsidsOf(named.map((n) => n.name)) : null;
   const namespaces = joinProcesses(
-    named.map((n) => ({ ...n, nsid: nsids.get(n.name) ?? null, owned: config.netnsPattern.test(n.name) })),
+    named.map((n) => ({ ...n, nsid: nsids ? (nsids.get(n.name) ?? null) : undefined, owned: config.netnsPattern.test(n.name) })),
     table.processes,
   );
-  if (nsidError === undefined)
-    await readOwnedLinks(
-      namespaces.filter((n) => n.owned && n.nsfs),
-      opts.reader,
-    );
-  else for (const n of namespaces) n.linkError = `namespace ids could not be read (${nsidError})`;
   if (placeError) for (const n of namespaces) n.socketsUnreadable = placeError;
   const visibility = visibilityOf(table, listing.error);
   const layout = config.slotLayout;
@@ -99,6 +96,22 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     return i !== null && !namedIndexes.has(i);
   };
   const hostSide = layout ? await readHostSide(table.processes, new Set(named.map((n) => n.inode)), peerOf) : undefined;
+  // a veth whose peer is in a namespace with no slot name: is that namespace named otherwise? only nsids tell
+  if (!nsids && hostSide?.links?.some((l) => typeof l.linkNetnsid === 'number' && peerOf(l.name))) {
+    const ids = await nsidsOf(named.map((n) => n.name));
+    if (ids) for (const n of namespaces) n.nsid = ids.get(n.name) ?? null;
+  }
+  const entered = await linksRead;
+  const owned = namespaces.filter((x) => x.owned && x.nsfs);
+  // a name made between the two listings was not read with the others
+  const late = entered instanceof Error ? [] : owned.filter((n) => !entered.has(n.name));
+  const again = late.length > 0 ? await readSlotLinksEntered(late, dir) : new Map<string, EnteredLinks>();
+  for (const n of owned) {
+    const r = entered instanceof Error ? entered : (entered.get(n.name) ?? again.get(n.name));
+    const links = r === undefined || r instanceof Error ? (r ?? new Error('no answer')) : enteredAsListed(r, n.inode);
+    if (links instanceof Error) n.linkError = links.message;
+    else n.links = links;
+  }
   const slotInodes = new Set(namespaces.filter((n) => n.owned).map((n) => n.inode));
   visibility.unplacedTunFds = unplacedTunFds(table.processes, slotInodes);
   if (placeError) for (const u of visibility.unplacedTunFds) u.why = placeError;
@@ -112,15 +125,7 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     orchestrators: orchestratorsIn(table, config.orchestratorComm),
     visibility,
     ...(hostSide ? { hostSide } : {}),
+    ...(nsidError !== undefined ? { nsidError: `namespace ids could not be read (${nsidError})` } : {}),
     pressure: readPressure(orchestratorsIn(table, config.orchestratorComm).map((p) => p.pid)),
   };
-}
-
-export async function readOwnedLinks(owned: NamespaceFacts[], shared?: LinkReader): Promise<void> {
-  const links = await readSlotLinks(owned, shared);
-  for (const n of owned) {
-    const r = links.get(n.name);
-    if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
-    else n.links = r;
-  }
 }

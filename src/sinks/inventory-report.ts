@@ -115,14 +115,14 @@ export function* inventoryPieces(view: SlotsView, leaks?: LeakFields, perPiece =
   yield `${piece}]}`;
 }
 
-function row(s: SlotView, tapName: string): string[] {
+function row(s: SlotView, tapName: string, nsids: boolean): string[] {
   const tap = s.taps.find((t) => t.name === tapName);
   const holders = s.taps.flatMap((t) => t.holders.map((h) => `${h.pid}/${h.comm}`));
   return [
     s.name,
     s.leftover ? 'idle(leftover)' : s.state,
     formatDuration(s.ageSeconds * 1000),
-    s.nsid === null ? '-' : String(s.nsid),
+    ...(nsids ? [s.nsid == null ? '-' : String(s.nsid)] : []),
     tap ? tap.flags.join(',') || '-' : s.linkError ? 'unreadable' : 'no tap',
     tap ? (tap.carrier ? 'yes' : 'no') : '-',
     holders.join(' ') || '-',
@@ -131,8 +131,10 @@ function row(s: SlotView, tapName: string): string[] {
 }
 
 export function formatInventory(view: SlotsView, tapName: string, host?: HostStateView | null): string {
-  const head = ['NETNS', 'STATE', 'AGE', 'NSID', `${tapName.toUpperCase()} FLAGS`, 'CARRIER', 'HOLDERS', 'PROCESSES'];
-  const rows = [head, ...view.slots.map((s) => row(s, tapName))];
+  // the NSID column only when they were read (inventory --nsids)
+  const nsids = view.slots.some((s) => s.nsid !== undefined);
+  const head = ['NETNS', 'STATE', 'AGE', ...(nsids ? ['NSID'] : []), `${tapName.toUpperCase()} FLAGS`, 'CARRIER', 'HOLDERS', 'PROCESSES'];
+  const rows = [head, ...view.slots.map((s) => row(s, tapName, nsids))];
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
   const orch = view.orchestratorRunning

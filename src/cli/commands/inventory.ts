@@ -8,7 +8,7 @@ import type { InventoryFlags } from '../command-options.js';
 
 export async function run(o: InventoryFlags): Promise<number> {
   const config = hostConfig(o);
-  const facts = await takeSnapshot(config);
+  const facts = await takeSnapshot(config, { nsids: o.nsids === true });
   const view = classifySlots(facts, config);
   const host = hostStateOf(facts, config);
   print(o.json ? JSON.stringify(inventoryJson(view, host)) : formatInventory(view, config.tap, host));
