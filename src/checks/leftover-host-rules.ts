@@ -49,9 +49,17 @@ export function checkLeftoverHostRules(host: HostStateView | null, view: SlotsVi
   return {
     id,
     status: 'pass',
-    message: `no firewall rule or route of a dead slot (${host.slots.size} slots, ${[...host.slots.values()].reduce((n, s) => n + s.rules, 0)} rules)`,
+    message: `no firewall rule or route of a dead slot (${host.slots.size} slots, ${rulesOf(host)} rules)`,
     details,
   };
+}
+
+/** the gate judges on every change of names, against the host state last read: its rules are counted once */
+const RULES = new WeakMap<HostStateView, number>();
+function rulesOf(host: HostStateView): number {
+  let n = RULES.get(host);
+  if (n === undefined) RULES.set(host, (n = [...host.slots.values()].reduce((sum, s) => sum + s.rules, 0)));
+  return n;
 }
 
 function summary(host: HostStateView): Record<string, unknown> {
