@@ -61,7 +61,8 @@ export async function slotAnswers(s: Served, slot: string, ms = 10_000): Promise
     await sleep(50);
   }
   const r = await load(`${s.url}/ready-for-vm?netns=${slot}&timeout_ms=0`, 32, ms);
-  if (Object.keys(r.statuses).some((k) => k !== '200')) throw new Error(`slot answers: statuses ${JSON.stringify(r.statuses)}, reasons ${JSON.stringify(r.reasons)}`);
+  if (Object.keys(r.statuses).some((k) => k !== '200'))
+    throw new Error(`slot answers: statuses ${JSON.stringify(r.statuses)}, reasons ${JSON.stringify(r.reasons)}`);
   return r;
 }
 
