@@ -203,8 +203,16 @@ func TestLiveCarrierComesLate(t *testing.T) {
 	h := newHost(t)
 	ns := h.slot("late")
 	g := h.gate(freePort(t)).up(t)
-	go func() { time.Sleep(400 * time.Millisecond); h.holder(ns) }()
+	// the holder is started from its own goroutine; the test waits for it to have said "attached" before it ends, or
+	// the test's cleanup could kill it between its TUNSETIFF (the carrier vmgate answers) and that line (CI, loaded)
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		time.Sleep(400 * time.Millisecond)
+		h.holder(ns)
+	}()
 	a, err := New(g.url).Wait(context.Background(), ns, WaitOptions{Timeout: 10 * time.Second})
+	<-started
 	if err != nil || !a.Carrier || len(a.Holders) != 1 || a.Holders[0].Comm != "firecracker" {
 		t.Fatalf("got %+v, %v", a, err)
 	}
