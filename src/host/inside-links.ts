@@ -82,6 +82,8 @@ export interface InsideRead {
   /** the inode of the namespace entered; null when its name could not be opened */
   inode: number | null;
   links: LinkFacts[] | Error;
+  /** setns was refused (EPERM): read this one from the host namespace instead */
+  refused?: true;
 }
 
 /** names per process past which a second process shares the reading (each costs ~0.1 ms per name here) */
@@ -121,7 +123,8 @@ async function readShare(names: string[], dir: string): Promise<InsideRead[]> {
 function insideRead(row: unknown): InsideRead {
   const [inode, what] = Array.isArray(row) ? (row as unknown[]) : [];
   const ino = typeof inode === 'number' ? inode : null;
-  if (typeof what === 'string') return { inode: ino, links: new Error(what) };
+  if (typeof what === 'string')
+    return what.startsWith('EPERM ') ? { inode: ino, links: new Error(what.slice(6)), refused: true } : { inode: ino, links: new Error(what) };
   if (!Array.isArray(what)) return { inode: ino, links: new Error('the python3 link reader gave no answer for it') };
   const links: LinkFacts[] = [];
   for (const l of what as unknown[]) {

@@ -2,15 +2,7 @@ import type { ProcessEntry } from './proc-table.js';
 import type { NamespaceFacts, ProcessRef, TapHolder, UnplacedTunFd } from './types.js';
 
 /** Joins named namespaces with the /proc table: who is inside, who holds the namespace, who holds which tap. */
-export type NamespaceKey = {
-  name: string;
-  inode: number;
-  nsid: number | null | undefined;
-  createdAtMs: number;
-  owned: boolean;
-  nsfs: boolean;
-  symlink?: boolean;
-};
+export type NamespaceKey = Pick<NamespaceFacts, 'name' | 'inode' | 'nsid' | 'createdAtMs' | 'owned' | 'nsfs' | 'symlink'>;
 
 /**
  * Each namespace with the processes inside it, their tap fds, and the processes outside holding it by an fd. One

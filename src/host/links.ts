@@ -248,7 +248,7 @@ export async function readSlotLinksEntered(slots: SlotToRead[], dir = NETNS_DIR)
   const rest: SlotToRead[] = [];
   for (const s of slots) {
     const r = inside?.get(s.name);
-    if (!r || (r.links instanceof Error && r.links.message.startsWith('EPERM '))) rest.push(s);
+    if (!r || r.refused) rest.push(s);
     else out.set(s.name, r);
   }
   if (rest.length > 0) for (const [name, links] of await readFromHost(rest, dir)) out.set(name, { inode: null, links });
