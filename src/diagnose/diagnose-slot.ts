@@ -15,7 +15,7 @@ export { DEFAULT_GUEST, validGuest } from '../config/guest.js';
 
 export async function diagnoseSlot(netns: string, config: HostConfig, guest: string | null, sources: SlotSources = {}): Promise<DiagnosedSlot> {
   const facts = await readSlotDetails(netns, config.tap, NETNS_DIR, sources);
-  facts.pressure = readPressure();
+  facts.pressure = await readPressure();
   // without carrier no packet reaches the guest: probing would only wait for its timeout
   if (guest && facts.tap.carrier) facts.guest = await probeGuest(netns, guest);
   return { facts, diagnosis: diagnose(facts, config.tap) };

@@ -21,12 +21,13 @@ export interface GateHostFacts {
 }
 
 /** What has no events, read now; the names are not listed here (serve keeps them in its index, gate/netns-index.ts). */
-export function readGateHostFacts(tunPath: string, extra: readonly ExtraCheckId[] = []): Promise<Omit<GateHostFacts, 'named'>> {
-  return Promise.resolve({
+export async function readGateHostFacts(tunPath: string, extra: readonly ExtraCheckId[] = []): Promise<Omit<GateHostFacts, 'named'>> {
+  const pressure = readPressure();
+  return {
     kernelLimit: readMaxNetNamespaces(),
     tun: readTunDevice(tunPath),
     self: readSelfFacts(),
     prerequisites: readPrerequisites(extra),
-    pressure: readPressure(),
-  });
+    pressure: await pressure,
+  };
 }

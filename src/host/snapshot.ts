@@ -126,6 +126,6 @@ export async function takeSnapshot(config: HostConfig, opts: SnapshotOptions = {
     visibility,
     ...(hostSide ? { hostSide } : {}),
     ...(nsidError !== undefined ? { nsidError: `namespace ids could not be read (${nsidError})` } : {}),
-    pressure: readPressure(orchestratorsIn(table, config.orchestratorComm).map((p) => p.pid)),
+    pressure: await readPressure(orchestratorsIn(table, config.orchestratorComm).map((p) => p.pid)),
   };
 }

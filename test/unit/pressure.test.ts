@@ -49,7 +49,7 @@ describe('procfs parsers', () => {
       { seed: 42, numRuns: 300 },
     );
   });
-  it('NBD from a sysfs-shaped tree: in use, orphaned (pid gone), not quiesced', () => {
+  it('NBD from a sysfs-shaped tree: in use, orphaned (pid gone), not quiesced', async () => {
     const root = mkdtempSync(`${tmpdir()}/vgsys-`);
     const dev = (n: string, size: string, pid: string | null, inflight: string) => {
       mkdirSync(`${root}/block/${n}`, { recursive: true });
@@ -63,14 +63,14 @@ describe('procfs parsers', () => {
     dev('nbd3', '0', null, '       1        0');
     mkdirSync(`${root}/module/nbd/parameters`, { recursive: true });
     writeFileSync(`${root}/module/nbd/parameters/nbds_max`, '4\n');
-    const nbd = readNbd(root, (pid) => pid === 111)!;
+    const nbd = (await readNbd(root, (pid) => Promise.resolve(pid === 111)))!;
     expect(nbd).toMatchObject({ nbdsMax: 4, devices: 4, inUse: 2 });
     expect(nbd.orphaned).toEqual([
       { device: 'nbd2', why: 'its pid 222 is gone' },
       { device: 'nbd3', why: 'not quiesced (inflight 1 0)' },
     ]);
     expect(judge({ nbd }).status).toBe('fail');
-    expect(readNbd(`${root}/none`)).toBeNull();
+    expect(await readNbd(`${root}/none`)).toBeNull();
   });
 });
 
