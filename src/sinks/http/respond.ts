@@ -13,9 +13,9 @@ export function sendText(res: ServerResponse, status: number, text: string, type
 }
 
 /**
- * A long body written piece by piece (chunked), yielding to the event loop between pieces and waiting for the
- * socket to drain when the client reads slowly: other requests are answered meanwhile. A client that goes away
- * ends the loop.
+ * A long body written piece by piece (chunked), waiting for the socket to drain when the client reads slowly and
+ * yielding a turn of the event loop after every piece: other requests are answered meanwhile. A client that goes
+ * away ends the loop.
  */
 export async function streamText(res: ServerResponse, status: number, pieces: Iterable<string>, type: string): Promise<void> {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -23,7 +23,10 @@ export async function streamText(res: ServerResponse, status: number, pieces: It
   for (const piece of pieces) {
     if (res.destroyed) return;
     if (!res.write(piece)) await drainedOrClosed(res);
-    else await nextTurn();
+    // a turn of the loop after every piece, drained or not: a piece is larger than the socket's high-water mark, so
+    // each write says 'wait for drain', and when the kernel took it at once 'drain' comes on the next tick, before
+    // any other callback: the whole body went out in one turn (2.7 MB at 10,000 slots held answers 30-110 ms)
+    await nextTurn();
   }
   if (!res.destroyed) res.end();
 }
