@@ -190,6 +190,11 @@ export class Gate extends EventEmitter<GateEvents> {
     return this.live.get();
   }
 
+  /** The slots by state, as slots() would count them, at the cost of what changed since the last look (/metrics). */
+  slotCounts() {
+    return this.live.stateCounts();
+  }
+
   /** The host state of slots (orphaned rules, unnamed namespaces) as last read; null: not read (yet). */
   get hostState(): HostStateView | null {
     return this.hostStateNow;

@@ -1,4 +1,4 @@
-import { blindness, classifySlot, slotsView, type SlotView, type SlotsView } from '../checks/slots.js';
+import { blindness, classifySlot, slotsView, type SlotState, type SlotView, type SlotsView } from '../checks/slots.js';
 import type { HostConfig } from '../config/host-config.js';
 import { indexProcesses, joinOne, orchestratorsIn, visibilityOf, type ProcessIndex } from '../host/snapshot.js';
 import type { ProcessTable } from '../host/proc-table.js';
@@ -30,18 +30,41 @@ interface Pass {
   changed: Set<number> | 'all';
 }
 
+/** how many slots the full view walks between the loop's turns (an age update each: ~1-2 us a slot) */
+const WALK_SLICE = 2000;
+
+interface Judged {
+  ns: TrackedNamespace;
+  facts: NamespaceFacts;
+  view: SlotView;
+}
+
 /**
  * The slots for /inventory and /metrics: the live link state (no netlink dump, no process per namespace) plus a
  * pass over /proc that yields between slices, one at a time, shared by every caller meanwhile and reused for 5 s
  * (a tap's carrier is always current; a slot's age, and fd holders outside a slot, may lag that much). A slot
  * whose links changed after the pass began is joined with the processes inside it now (the holder index: that
- * slot's processes only), so a VMM that just attached is named. A slot is judged again only when its links
- * changed or a new pass came: a scrape while one slot changes costs one slot.
+ * slot's processes only), so a VMM that just attached is named.
+ *
+ * A slot is judged again only when something says it may have changed: its links changed, the new pass says
+ * something new of its namespace, it was judged from the holder index, or it is young ('starting' turns 'idle'
+ * with age alone). A new pass on a quiet host judges nothing, and the counts by state (/metrics) are kept as
+ * judgements change: a scrape costs what changed, not a walk of every slot. The full list (/inventory, the leak
+ * sweep) is walked to bring ages up to date, yielding every WALK_SLICE slots.
  */
 export class LiveFacts {
   private pass: Pass | null = null;
   private reading: Promise<Pass> | null = null;
-  private readonly slots = new Map<string, { pass: Pass; ns: TrackedNamespace; facts: NamespaceFacts; view: SlotView; fromPass: boolean }>();
+  private judging: Promise<Pass> | null = null;
+  /** every judgement here was made against this pass, or against one before it that the later ones say nothing new of */
+  private judgedPass: Pass | null = null;
+  private readonly slots = new Map<string, Judged>();
+  /** names to judge at the next look: tracked, links changed, judged from the holder index, or young */
+  private readonly dirty = new Set<string>();
+  /** names judged from the holder index (their links changed after the pass began) or 'starting': judged at each new pass */
+  private readonly recheck = new Set<string>();
+  private readonly inodeName = new Map<number, string>();
+  private readonly counts: Record<SlotState, number> = { active: 0, starting: 0, idle: 0, unknown: 0 };
   /** the followed names in inventory order (ns-2 before ns-10); null after a name came or went (sorted only then) */
   private order: string[] | null = null;
   private view: { pass: Pass; version: number; view: SlotsView } | null = null;
@@ -58,67 +81,126 @@ export class LiveFacts {
   ) {
     for (const event of ['changed', 'removed', 'tracked'])
       store.on(event, (name: string) => {
-        this.slots.delete(name);
+        this.forget(name);
         if (event !== 'changed') this.order = null;
-        if (event === 'removed') this.changedAt.delete(name);
-        else this.changedAt.set(name, this.clock());
+        if (event === 'removed') {
+          this.changedAt.delete(name);
+          this.dirty.delete(name);
+        } else {
+          this.changedAt.set(name, this.clock());
+          this.dirty.add(name);
+        }
       });
   }
 
   /**
-   * The slots judged (active, starting, idle, unknown), current as described above. A new pass judges again only
-   * the slots it says something new of (processes in or holding them changed, or what all slots share), and the
-   * young ones whose age may have crossed --min-age; the others keep their judgement with their age brought up to
-   * date: a pass on a quiet host costs a comparison per slot, not a judgement.
+   * The slots judged (active, starting, idle, unknown), current as described above, in natural order, with ages
+   * brought up to the pass's time.
    */
   async get(): Promise<SlotsView> {
-    const pass = await this.currentPass();
+    const pass = await this.judge();
     const version = this.store.version;
-    if (this.view && this.view.pass === pass && this.view.version === version) return this.view.view;
+    if (this.view && this.view.pass === pass && this.view.version === version && this.dirty.size === 0) return this.view.view;
     const owned: NamespaceFacts[] = [];
     const judged: SlotView[] = [];
-    let fresh = 0;
+    let walked = 0;
     for (const name of this.inOrder()) {
+      if (++walked % WALK_SLICE === 0) await new Promise((r) => setImmediate(r));
       const ns = this.store.byName.get(name);
       if (!ns) continue;
-      let slot = this.slots.get(ns.name);
-      if (slot && slot.ns === ns && slot.pass !== pass && this.stillHolds(slot, pass)) {
-        slot.pass = pass;
-        slot.view.ageSeconds = Math.floor(Math.max(0, pass.takenAtMs - ns.createdAtMs) / 1000);
-      }
-      if (!slot || slot.pass !== pass || slot.ns !== ns) {
-        // after a new pass every slot it changed is judged again: 100 at a time, then the loop's turn (waits come first)
-        if (++fresh % 100 === 0) await new Promise((r) => setImmediate(r));
-        const key = { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true };
-        let facts = joinOne(pass.index, key);
-        const fromPass = (this.changedAt.get(ns.name) ?? -Infinity) < pass.startedAtMs;
-        if (!fromPass) {
-          // its links changed since the pass began (a VMM came or went): who is inside now, this slot's processes only
-          const fdHolders = facts.fdHolders;
-          facts = joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key);
-          facts.fdHolders = fdHolders;
-        }
-        facts.links = ns.links ? [...ns.links.values()] : null;
-        if (ns.linkError !== undefined) facts.linkError = ns.linkError;
-        const view = classifySlot(facts, this.config, pass.takenAtMs, pass.orchestrators.length > 0, pass.blind, pass.visibility);
-        slot = { pass, ns, facts, view, fromPass };
-        this.slots.set(ns.name, slot);
-      }
+      // changed while walking: judged now against the same pass
+      const slot = this.slots.get(name)?.ns === ns ? this.slots.get(name)! : this.judgeOne(ns, pass);
+      slot.view.ageSeconds = Math.floor(Math.max(0, pass.takenAtMs - ns.createdAtMs) / 1000);
       owned.push(slot.facts);
       judged.push(slot.view);
     }
-    pass.prev = null;
     const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind, null);
     // the version read at the start: a change while judging makes the next call judge again
     this.view = { pass, version, view };
     return view;
   }
 
-  /** Whether a slot judged against the pass before this one is judged the same by this one. */
-  private stillHolds(slot: { pass: Pass; view: SlotView; fromPass: boolean; ns: TrackedNamespace }, pass: Pass): boolean {
-    if (pass.prev !== slot.pass || pass.changed === 'all' || !slot.fromPass) return false;
-    // 'starting' turns 'idle' with age alone
-    return slot.view.state !== 'starting' && !pass.changed.has(slot.ns.inode);
+  /** Slots by state, as get() would count them, without walking every slot (/metrics). */
+  async stateCounts(): Promise<Record<SlotState, number>> {
+    await this.judge();
+    return { ...this.counts };
+  }
+
+  /**
+   * Brings the judgements up to the current pass: only the slots something says may have changed (all of them
+   * when what every slot shares changed, or after a pass nobody judged against); 100 at a time, then the loop's turn.
+   */
+  private async judge(): Promise<Pass> {
+    // one judging at a time: a caller that came meanwhile judges after it (what came since, if anything)
+    while (this.judging) await this.judging;
+    this.judging = this.judgeNow();
+    try {
+      return await this.judging;
+    } finally {
+      this.judging = null;
+    }
+  }
+
+  private async judgeNow(): Promise<Pass> {
+    const pass = await this.currentPass();
+    if (pass !== this.judgedPass) {
+      const before = this.judgedPass;
+      if (!before || pass.prev !== before || pass.changed === 'all') for (const name of this.store.byName.keys()) this.dirty.add(name);
+      else {
+        for (const inode of pass.changed) {
+          const name = this.inodeName.get(inode);
+          if (name !== undefined) this.dirty.add(name);
+        }
+        for (const name of this.recheck) this.dirty.add(name);
+      }
+      this.judgedPass = pass;
+      pass.prev = null;
+    }
+    // changes that come while judging are judged too (three rounds at most: a storm waits for the next look)
+    for (let round = 0; round < 3 && this.dirty.size > 0; round++) {
+      const names = [...this.dirty];
+      this.dirty.clear();
+      let n = 0;
+      for (const name of names) {
+        if (++n % 100 === 0) await new Promise((r) => setImmediate(r));
+        const ns = this.store.byName.get(name);
+        if (ns) this.judgeOne(ns, pass);
+      }
+    }
+    return pass;
+  }
+
+  /** Judges one slot against a pass and keeps the judgement (counts, the sets of slots to look at again). */
+  private judgeOne(ns: TrackedNamespace, pass: Pass): Judged {
+    this.forget(ns.name);
+    const key = { name: ns.name, inode: ns.inode, nsid: ns.nsid, createdAtMs: ns.createdAtMs, owned: true, nsfs: true };
+    let facts = joinOne(pass.index, key);
+    const fromPass = (this.changedAt.get(ns.name) ?? -Infinity) < pass.startedAtMs;
+    if (!fromPass) {
+      // its links changed since the pass began (a VMM came or went): who is inside now, this slot's processes only
+      const fdHolders = facts.fdHolders;
+      facts = joinOne(indexProcesses(this.host.holders.inside(ns.inode)), key);
+      facts.fdHolders = fdHolders;
+    }
+    facts.links = ns.links ? [...ns.links.values()] : null;
+    if (ns.linkError !== undefined) facts.linkError = ns.linkError;
+    const view = classifySlot(facts, this.config, pass.takenAtMs, pass.orchestrators.length > 0, pass.blind, pass.visibility);
+    const slot = { ns, facts, view };
+    this.slots.set(ns.name, slot);
+    this.inodeName.set(ns.inode, ns.name);
+    this.counts[view.state] += 1;
+    if (!fromPass || view.state === 'starting') this.recheck.add(ns.name);
+    return slot;
+  }
+
+  /** Drops a slot's judgement (its count with it). */
+  private forget(name: string): void {
+    const slot = this.slots.get(name);
+    if (!slot) return;
+    this.slots.delete(name);
+    this.counts[slot.view.state] -= 1;
+    this.recheck.delete(name);
+    if (this.inodeName.get(slot.ns.inode) === name) this.inodeName.delete(slot.ns.inode);
   }
 
   /**

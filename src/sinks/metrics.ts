@@ -64,9 +64,9 @@ export function createMetrics(gate: Gate, sync?: OrchestratorStatusSync | null, 
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const view = await gate.slots();
+      const counts = await gate.slotCounts();
       this.reset();
-      for (const s of ['active', 'starting', 'idle', 'unknown']) this.set({ state: s }, view.slots.filter((x) => x.state === s).length);
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
     },
   });
   new Gauge({

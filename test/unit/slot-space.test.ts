@@ -139,6 +139,34 @@ describe('a pass over /proc judges again only what it says something new of', ()
     expect(b.slots.every((s) => s.leftover)).toBe(true);
   });
 
+  it('the counts by state (/metrics) follow what changed without a walk: a VMM came, a young slot aged, a slot went', async () => {
+    const host = new FakeHost();
+    for (let i = 0; i < 20; i++) host.add(`ns-${i}`, 'no-carrier', { createdAtMs: 0 });
+    host.processes = { processes: [proc(100, 'orchestrator', 4026531840)] };
+    const store = new LinkStore((x) => x.startsWith('ns-'), host, new NetnsIndex(host));
+    await store.resync();
+    await store.linksLoaded();
+    let now = 10_000;
+    const live = new LiveFacts(store, host, config({ minAgeMs: 30_000 }), 0, () => now);
+    const byView = async () => {
+      const counts = { active: 0, starting: 0, idle: 0, unknown: 0 };
+      for (const s of (await live.get()).slots) counts[s.state] += 1;
+      return counts;
+    };
+    expect(await live.stateCounts()).toEqual({ active: 0, starting: 20, idle: 0, unknown: 0 });
+    const inode = host.namespaces.get('ns-3')!.inode;
+    host.processes = { processes: [...host.processes.processes, proc(4242, 'firecracker', inode)] };
+    expect(await live.stateCounts()).toEqual({ active: 1, starting: 19, idle: 0, unknown: 0 });
+    // age alone turns 'starting' into 'idle': counted at the next pass, with no walk of the slots
+    now += 30_000;
+    expect(await live.stateCounts()).toEqual({ active: 1, starting: 0, idle: 19, unknown: 0 });
+    expect(await byView()).toEqual(await live.stateCounts());
+    host.remove('ns-3');
+    await store.refresh(['ns-3']);
+    expect(await live.stateCounts()).toEqual({ active: 0, starting: 0, idle: 19, unknown: 0 });
+    expect(await byView()).toEqual({ active: 0, starting: 0, idle: 19, unknown: 0 });
+  });
+
   it('slots come in natural order (ns-2 before ns-10), sorted once', async () => {
     const { live } = await harness(12);
     expect((await live.get()).slots.map((s) => s.name)).toEqual(Array.from({ length: 12 }, (_, i) => `ns-${i}`));
