@@ -193,7 +193,9 @@ export async function caseSlotSpace(cli: string, n: number, track: (c: ChildProc
     const linksReadMs = await linksRead(s, t0);
     await sleep(30_000); // past the one-time re-judging once links are read, and the first leak sweep
     const still = await idle(s.child, 60);
-    const r: Record<string, unknown> = { creationS, inventoryWholeProcess: inv, firstAnswerMs: s.firstAnswerMs, firstOkMs: s.firstOkMs, linksReadMs, ...still };
+    // V8's heap in use (what the slots hold, apart from code, malloc and garbage not yet collected)
+    const heapSettledMb = (await metric(s.url, 'nodejs_heap_size_used_bytes')) / 1048576;
+    const r: Record<string, unknown> = { creationS, inventoryWholeProcess: inv, firstAnswerMs: s.firstAnswerMs, firstOkMs: s.firstOkMs, linksReadMs, ...still, heapSettledMb };
     if (size === n) {
       process.stderr.write('slot space: slot answers, /metrics, /inventory, churn\n');
       r.slotAnswers = await slotAnswers(s.url, n);
@@ -207,6 +209,7 @@ export async function caseSlotSpace(cli: string, n: number, track: (c: ChildProc
       );
       r.churn = c;
       r.rssAfterRequestsMb = statusKb(s.child.pid!, 'VmRSS') / 1024;
+      r.heapAfterRequestsMb = (await metric(s.url, 'nodejs_heap_size_used_bytes')) / 1048576;
     }
     s.child.kill('SIGTERM');
     await new Promise((res) => s.child.once('exit', res));
