@@ -195,7 +195,15 @@ export async function caseSlotSpace(cli: string, n: number, track: (c: ChildProc
     const still = await idle(s.child, 60);
     // V8's heap in use (what the slots hold, apart from code, malloc and garbage not yet collected)
     const heapSettledMb = (await metric(s.url, 'nodejs_heap_size_used_bytes')) / 1048576;
-    const r: Record<string, unknown> = { creationS, inventoryWholeProcess: inv, firstAnswerMs: s.firstAnswerMs, firstOkMs: s.firstOkMs, linksReadMs, ...still, heapSettledMb };
+    const r: Record<string, unknown> = {
+      creationS,
+      inventoryWholeProcess: inv,
+      firstAnswerMs: s.firstAnswerMs,
+      firstOkMs: s.firstOkMs,
+      linksReadMs,
+      ...still,
+      heapSettledMb,
+    };
     if (size === n) {
       process.stderr.write('slot space: slot answers, /metrics, /inventory, churn\n');
       r.slotAnswers = await slotAnswers(s.url, n);

@@ -110,7 +110,10 @@ export function lockHolders(locks: string, inode: number): number[] {
  * NBD devices as sysfs shows them (`root` is /sys for tests on a fixture tree): three small reads per device, all
  * through the thread pool (a host may have thousands of devices).
  */
-export async function readNbd(root = '/sys', alive: (pid: number) => Promise<boolean> = async (p) => (await readAsync(`/proc/${p}/stat`)) !== null): Promise<NbdFacts | null> {
+export async function readNbd(
+  root = '/sys',
+  alive: (pid: number) => Promise<boolean> = async (p) => (await readAsync(`/proc/${p}/stat`)) !== null,
+): Promise<NbdFacts | null> {
   let names: string[];
   try {
     names = (await readdir(`${root}/block`)).filter((n) => /^nbd\d+$/.test(n));
