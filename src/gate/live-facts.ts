@@ -109,7 +109,8 @@ export class LiveFacts {
       const ns = this.store.byName.get(name);
       if (!ns) continue;
       // changed while walking: judged now against the same pass
-      const slot = this.slots.get(name)?.ns === ns ? this.slots.get(name)! : this.judgeOne(ns, pass);
+      const kept = this.slots.get(name);
+      const slot = kept?.ns === ns ? kept : this.judgeOne(ns, pass);
       slot.view.ageSeconds = Math.floor(Math.max(0, pass.takenAtMs - ns.createdAtMs) / 1000);
       owned.push(slot.facts);
       judged.push(slot.view);

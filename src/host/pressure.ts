@@ -112,7 +112,7 @@ export function lockHolders(locks: string, inode: number): number[] {
  */
 export async function readNbd(
   root = '/sys',
-  alive: (pid: number) => Promise<boolean> = async (p) => (await readAsync(`/proc/${p}/stat`)) !== null,
+  alive: (pid: number) => Promise<boolean> = async (p) => (await read(`/proc/${p}/stat`)) !== null,
 ): Promise<NbdFacts | null> {
   let names: string[];
   try {
@@ -120,15 +120,11 @@ export async function readNbd(
   } catch {
     return null;
   }
-  const nbdsMax = await numAsync(`${root}/module/nbd/parameters/nbds_max`);
+  const nbdsMax = await num(`${root}/module/nbd/parameters/nbds_max`);
   if (names.length === 0 && nbdsMax === null) return null;
   const devices = await Promise.all(
     names.map(async (n) => {
-      const [size, pid, inflight] = await Promise.all([
-        numAsync(`${root}/block/${n}/size`),
-        numAsync(`${root}/block/${n}/pid`),
-        readAsync(`${root}/block/${n}/inflight`),
-      ]);
+      const [size, pid, inflight] = await Promise.all([num(`${root}/block/${n}/size`), num(`${root}/block/${n}/pid`), read(`${root}/block/${n}/inflight`)]);
       return { n, size: size ?? 0, pid, inflight: inflight?.trim().split(/\s+/).map(Number) ?? [0, 0], alive: pid === null || (await alive(pid)) };
     }),
   );
@@ -142,7 +138,7 @@ export async function readNbd(
   return { nbdsMax, devices: names.length, inUse, orphaned };
 }
 
-async function readAsync(path: string): Promise<string | null> {
+async function read(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
   } catch {
@@ -150,8 +146,8 @@ async function readAsync(path: string): Promise<string | null> {
   }
 }
 
-async function numAsync(path: string): Promise<number | null> {
-  const t = (await readAsync(path))?.trim();
+async function num(path: string): Promise<number | null> {
+  const t = (await read(path))?.trim();
   return t !== undefined && /^\d+$/.test(t) ? Number(t) : null;
 }
 
@@ -159,7 +155,7 @@ async function numAsync(path: string): Promise<number | null> {
 async function fdsOf(pid: number): Promise<PressureFacts['orchestratorFds'][number] | null> {
   try {
     const open = (await readdir(`/proc/${pid}/fd`)).length;
-    return { pid, open, limit: parseNofile((await readAsync(`/proc/${pid}/limits`)) ?? '') };
+    return { pid, open, limit: parseNofile((await read(`/proc/${pid}/limits`)) ?? '') };
   } catch {
     return null;
   }
@@ -173,23 +169,23 @@ async function xtablesHolders(path: string): Promise<XtablesLockFacts | null> {
   } catch {
     return null;
   }
-  const pids = lockHolders((await readAsync('/proc/locks')) ?? '', inode);
-  const comms = await Promise.all(pids.map((pid) => readAsync(`/proc/${pid}/comm`)));
+  const pids = lockHolders((await read('/proc/locks')) ?? '', inode);
+  const comms = await Promise.all(pids.map((pid) => read(`/proc/${pid}/comm`)));
   return { path, holders: pids.map((pid, i) => ({ pid, comm: comms[i]?.trim() ?? 'exited; a process that inherited its fd holds the lock' })) };
 }
 
 export async function readPressure(orchestratorPids: number[] = [], xtablesLock = '/run/xtables.lock'): Promise<PressureFacts> {
   const [arp, thresh4, ndisc, thresh6, ctCount, ctMax, ctStat, sockstat, rangeText, fileNrText, fds, lock, nbd] = await Promise.all([
-    readAsync('/proc/net/stat/arp_cache'),
-    numAsync('/proc/sys/net/ipv4/neigh/default/gc_thresh3'),
-    readAsync('/proc/net/stat/ndisc_cache'),
-    numAsync('/proc/sys/net/ipv6/neigh/default/gc_thresh3'),
-    numAsync('/proc/sys/net/netfilter/nf_conntrack_count'),
-    numAsync('/proc/sys/net/netfilter/nf_conntrack_max'),
-    readAsync('/proc/net/stat/nf_conntrack'),
-    readAsync('/proc/net/sockstat'),
-    readAsync('/proc/sys/net/ipv4/ip_local_port_range'),
-    readAsync('/proc/sys/fs/file-nr'),
+    read('/proc/net/stat/arp_cache'),
+    num('/proc/sys/net/ipv4/neigh/default/gc_thresh3'),
+    read('/proc/net/stat/ndisc_cache'),
+    num('/proc/sys/net/ipv6/neigh/default/gc_thresh3'),
+    num('/proc/sys/net/netfilter/nf_conntrack_count'),
+    num('/proc/sys/net/netfilter/nf_conntrack_max'),
+    read('/proc/net/stat/nf_conntrack'),
+    read('/proc/net/sockstat'),
+    read('/proc/sys/net/ipv4/ip_local_port_range'),
+    read('/proc/sys/fs/file-nr'),
     Promise.all(orchestratorPids.map(fdsOf)),
     xtablesHolders(xtablesLock),
     readNbd(),

@@ -96,17 +96,17 @@ function proc(pid: number, comm: string, inode: number): ProcessEntry {
 }
 
 describe('a pass over /proc judges again only what it says something new of', () => {
-  async function harness(n: number) {
+  async function harness(n: number, { minAgeMs = 0, now: start = 1_000_000 } = {}) {
     const host = new FakeHost();
     for (let i = 0; i < n; i++) host.add(`ns-${i}`, 'no-carrier', { createdAtMs: 0 });
     host.processes = { processes: [proc(100, 'orchestrator', 4026531840)] };
     const store = new LinkStore((x) => x.startsWith('ns-'), host, new NetnsIndex(host));
     await store.resync();
     await store.linksLoaded();
-    let now = 1_000_000;
+    let now = start;
     // maxAge 0: every look is a new pass
-    const live = new LiveFacts(store, host, config({ minAgeMs: 0 }), 0, () => now);
-    return { host, live, advance: (ms: number) => (now += ms) };
+    const live = new LiveFacts(store, host, config({ minAgeMs }), 0, () => now);
+    return { host, store, live, advance: (ms: number) => (now += ms) };
   }
 
   it('on a quiet host every judgement is kept, with its age brought up to date', async () => {
@@ -140,14 +140,7 @@ describe('a pass over /proc judges again only what it says something new of', ()
   });
 
   it('the counts by state (/metrics) follow what changed without a walk: a VMM came, a young slot aged, a slot went', async () => {
-    const host = new FakeHost();
-    for (let i = 0; i < 20; i++) host.add(`ns-${i}`, 'no-carrier', { createdAtMs: 0 });
-    host.processes = { processes: [proc(100, 'orchestrator', 4026531840)] };
-    const store = new LinkStore((x) => x.startsWith('ns-'), host, new NetnsIndex(host));
-    await store.resync();
-    await store.linksLoaded();
-    let now = 10_000;
-    const live = new LiveFacts(store, host, config({ minAgeMs: 30_000 }), 0, () => now);
+    const { host, store, live, advance } = await harness(20, { minAgeMs: 30_000, now: 10_000 });
     const byView = async () => {
       const counts = { active: 0, starting: 0, idle: 0, unknown: 0 };
       for (const s of (await live.get()).slots) counts[s.state] += 1;
@@ -158,7 +151,7 @@ describe('a pass over /proc judges again only what it says something new of', ()
     host.processes = { processes: [...host.processes.processes, proc(4242, 'firecracker', inode)] };
     expect(await live.stateCounts()).toEqual({ active: 1, starting: 19, idle: 0, unknown: 0 });
     // age alone turns 'starting' into 'idle': counted at the next pass, with no walk of the slots
-    now += 30_000;
+    advance(30_000);
     expect(await live.stateCounts()).toEqual({ active: 1, starting: 0, idle: 19, unknown: 0 });
     expect(await byView()).toEqual(await live.stateCounts());
     host.remove('ns-3');
