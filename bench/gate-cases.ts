@@ -164,13 +164,29 @@ export async function scrape(s: Served, slots: string[]) {
  * 1,000 other namespaces created and deleted in one burst (one ip -batch) while slots' taps are attached one
  * after another: attach->200 during the burst. Its maximum bounds how far the watcher fell behind the kernel.
  */
+/** serve's event-loop delay since its previous scrape, and its GC pauses so far (prom-client's histogram, all kinds) */
+export async function loopAndGc(url: string): Promise<{ loopMaxMs: number; gcMs: number; gcOver10Ms: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const sum = (re: RegExp) => [...text.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  const count = sum(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)/gm);
+  return {
+    loopMaxMs: Number(/^vmgate_event_loop_delay_max_seconds (\S+)/m.exec(text)?.[1] ?? NaN) * 1000,
+    gcMs: sum(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm) * 1000,
+    gcOver10Ms: count - sum(/^nodejs_gc_duration_seconds_bucket\{le="0.01"[^}]*\} (\S+)/gm),
+  };
+}
+
 export async function churn(s: Served, slots: string[], bursts = 3) {
   const agent = new Agent({ connections: 4 });
   const a = attacher(s.track);
   const lat: number[] = [];
   const burstMs: number[] = [];
+  // per burst: its slowest carrier answer beside serve's own loop delay and GC pauses over it (what a slow one waited on)
+  const perBurst: { carrierMaxMs: number; loopMaxMs: number; gcMs: number; gcOver10Ms: number }[] = [];
   let next = 0;
   for (let b = 0; b < bursts; b++) {
+    const before = await loopAndGc(s.url);
+    const from = lat.length;
     const lines = [
       ...Array.from({ length: 1000 }, (_, i) => `netns add vgtest-churn-${i}`),
       ...Array.from({ length: 1000 }, (_, i) => `netns del vgtest-churn-${i}`),
@@ -194,8 +210,15 @@ export async function churn(s: Served, slots: string[], bursts = 3) {
     }
     await batch;
     await sleep(500);
+    const after = await loopAndGc(s.url);
+    perBurst.push({
+      carrierMaxMs: Math.max(0, ...lat.slice(from)),
+      loopMaxMs: after.loopMaxMs,
+      gcMs: after.gcMs - before.gcMs,
+      gcOver10Ms: after.gcOver10Ms - before.gcOver10Ms,
+    });
   }
   a.close();
   await agent.close();
-  return { samples: lat.length, carrierP50: quantile(lat, 0.5), carrierP99: quantile(lat, 0.99), carrierMax: Math.max(...lat), burstMs };
+  return { samples: lat.length, carrierP50: quantile(lat, 0.5), carrierP99: quantile(lat, 0.99), carrierMax: Math.max(...lat), burstMs, perBurst };
 }

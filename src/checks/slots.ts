@@ -2,6 +2,7 @@ import type { HostConfig } from '../config/host-config.js';
 import type { HostFacts, NamespaceFacts, ProcessRef, TapHolder, VisibilityFacts } from '../host/types.js';
 import { INIT_PID_NS_INODE } from '../host/visibility.js';
 import { judgeSlotUse, type SlotUseFacts } from './slot-use.js';
+import { inNaturalOrder } from './natural-order.js';
 
 /** unknown: a fact needed to call the slot unused could not be read; never a leftover, never deleted */
 export type SlotState = 'active' | 'starting' | 'idle' | 'unknown';
@@ -127,13 +128,6 @@ export function classifySlot(
   };
 }
 
-/**
- * ns-2 before ns-10; one collator (localeCompare with options builds one per call: 87 ms for 1,000 slots, against
- * 1.4), made on first use (creating it costs 15 ms of every command's start)
- */
-let collator: Intl.Collator | null = null;
-const byName = (a: string, b: string) => (collator ??= new Intl.Collator('en', { numeric: true })).compare(a, b);
-
 export function classifySlots(facts: HostFacts, config: HostConfig): SlotsView {
   const orchestratorRunning = facts.orchestrators.length > 0;
   const owned = facts.namespaces.filter((n) => n.owned);
@@ -149,8 +143,8 @@ export function slotsView(
   slots: SlotView[],
   takenAtMs: number,
   blind: string | null,
-  /** null: the slots come in order already (serve keeps them so) */
-  order: ((a: SlotView, b: SlotView) => number) | null = (a, b) => byName(a.name, b.name),
+  /** false: the slots come in natural order already (serve keeps them so) */
+  sort = true,
 ): SlotsView {
   const orchestratorRunning = orchestrators.length > 0;
   const orphans: OrphanVmm[] = [];
@@ -161,7 +155,7 @@ export function slotsView(
       }
     }
   }
-  return { takenAtMs, blind, orchestratorRunning, orchestrators, slots: order ? [...slots].sort(order) : slots, orphans };
+  return { takenAtMs, blind, orchestratorRunning, orchestrators, slots: sort ? inNaturalOrder(slots, (s) => s.name) : slots, orphans };
 }
 
 /** One-word tap state for tables and messages: no-tap, admin-down, carrier, no-carrier. */

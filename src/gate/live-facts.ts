@@ -1,4 +1,5 @@
 import { blindness, classifySlot, slotsView, type SlotState, type SlotView, type SlotsView } from '../checks/slots.js';
+import { inNaturalOrder } from '../checks/natural-order.js';
 import type { HostConfig } from '../config/host-config.js';
 import { indexProcesses, joinOne, orchestratorsIn, visibilityOf, type ProcessIndex } from '../host/snapshot.js';
 import type { ProcessTable } from '../host/proc-table.js';
@@ -115,7 +116,7 @@ export class LiveFacts {
       owned.push(slot.facts);
       judged.push(slot.view);
     }
-    const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind, null);
+    const view = slotsView(pass.orchestrators, owned, judged, pass.startedAtMs, pass.blind, false);
     // the version read at the start: a change while judging makes the next call judge again
     this.view = { pass, version, view };
     return view;
@@ -210,9 +211,7 @@ export class LiveFacts {
    */
   private inOrder(): string[] {
     if (this.order) return this.order;
-    const keys = [...this.store.byName.keys()].map(sortKey);
-    keys.sort(compareKeys);
-    return (this.order = keys.map((k) => k.name));
+    return (this.order = inNaturalOrder(this.store.byName.keys(), (name: string) => name));
   }
 
   private currentPass(): Promise<Pass> {
@@ -268,26 +267,4 @@ function changedInodes(before: Map<number, string>, now: Map<number, string>): S
   for (const [inode, sig] of now) if (before.get(inode) !== sig) out.add(inode);
   for (const inode of before.keys()) if (!now.has(inode)) out.add(inode);
   return out;
-}
-
-/** A name split for natural order (ns-2 before ns-10) once, so that sorting compares without a collator. */
-interface SortKey {
-  name: string;
-  parts: (string | number)[];
-}
-
-function sortKey(name: string): SortKey {
-  return { name, parts: name.split(/(\d+)/).map((p, i) => (i % 2 === 1 ? Number(p) : p)) };
-}
-
-function compareKeys(a: SortKey, b: SortKey): number {
-  const n = Math.min(a.parts.length, b.parts.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.parts[i]!;
-    const y = b.parts[i]!;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x) < String(y) ? -1 : 1;
-  }
-  return a.parts.length - b.parts.length || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
