@@ -51,7 +51,7 @@ export const CHECK_REGISTRY = [
     prestart: ({ facts, config }: PrestartInput) => checkNetnsCapacity(countNamespaces(facts), config),
     gate: ({ facts, config, ownedCount }: GateInput) => {
       const { limit, source } = namespaceLimit(config.maxNamespaces, facts.kernelLimit);
-      return checkNetnsCapacity({ total: facts.named.length, owned: ownedCount, limit, limitSource: source }, config);
+      return checkNetnsCapacity({ total: facts.namedCount, owned: ownedCount, limit, limitSource: source }, config);
     },
   },
   {
@@ -62,11 +62,7 @@ export const CHECK_REGISTRY = [
     id: 'host-visibility',
     // prestart: can vmgate see every process (cleanup's safety); gate: is a wait's pid the host's (its PID namespace)
     prestart: ({ facts }: PrestartInput) => checkHostVisibility(facts),
-    gate: ({ facts }: GateInput) =>
-      checkGateVisibility(
-        facts.self,
-        facts.named.filter((n) => !n.nsfs && !n.symlink).map((n) => n.name),
-      ),
+    gate: ({ facts }: GateInput) => checkGateVisibility(facts.self, facts.notMounted),
   },
   {
     id: 'leftover-taps',

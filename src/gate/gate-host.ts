@@ -59,7 +59,7 @@ export interface GateHost {
   /** a whole pass over /proc that yields between chunks (inventory, metrics: never a wait) */
   processTable(): Promise<ProcessTable>;
   /** what each evaluation re-reads: kernel limit, tun device, vmgate's own view (names come from the gate's index) */
-  gateFacts(): Promise<Omit<GateHostFacts, 'named'>>;
+  gateFacts(): Promise<Omit<GateHostFacts, 'namedCount' | 'notMounted'>>;
   tun(): TunDeviceFacts;
   /** vmgate's own view: its PID namespace and whether it has CAP_SYS_PTRACE */
   self(): SelfFacts;

@@ -107,7 +107,7 @@ export class Gate extends EventEmitter<GateEvents> {
   ) {
     super();
     this.backoffMs = opts.backoffMs ?? 100;
-    this.names = new NetnsIndex(host);
+    this.names = new NetnsIndex(host, opts.owns);
     this.store = new LinkStore(opts.owns, host, this.names);
     const view: HostGateView = {
       state: () => (this.current.reason === 'starting' ? 'starting' : this.current.ready ? 'ready' : 'not-ready'),
@@ -397,7 +397,7 @@ export class Gate extends EventEmitter<GateEvents> {
         this.readAgain = false;
         const began = performance.now();
         await this.catchUpNames();
-        const facts = { ...(await this.host.gateFacts()), named: this.names.list() };
+        const facts = { ...(await this.host.gateFacts()), namedCount: this.names.size, notMounted: this.names.notMounted() };
         if (this.stopped) return;
         this.hostFacts = facts;
         this.notePressure(facts.pressure);
@@ -415,8 +415,7 @@ export class Gate extends EventEmitter<GateEvents> {
   private judge(): void {
     if (this.stopped || !this.hostFacts) return;
     const before = this.current;
-    const unwatched: string[] = [];
-    for (const n of this.store.byName.values()) if (n.nsid === null && !n.unread) unwatched.push(n.name);
+    const unwatched = this.store.unwatched();
     const leaks = this.leaks ? { summary: this.leaks.summary, opts: this.leaks.opts } : undefined;
     const now = evaluateHost(
       this.config,
@@ -443,7 +442,18 @@ export class Gate extends EventEmitter<GateEvents> {
   private async catchUpNames(): Promise<void> {
     const differ = await this.names.catchUp();
     this.refreshNames(differ);
+    // a comparison put off while the directory kept moving: an evaluation then makes it, even if nothing else comes
+    const due = this.names.compareDueInMs;
+    if (due !== null && !this.compareTimer && !this.stopped) {
+      this.compareTimer = setTimeout(() => {
+        this.compareTimer = null;
+        this.scheduleEvaluate();
+      }, due + 1);
+      this.compareTimer.unref();
+    }
   }
+
+  private compareTimer: NodeJS.Timeout | null = null;
 
   /** The recheck: an evaluation, and a slice of the names stat'ed again (all of them every NAMES_VERIFY_MS, spread). */
   private async recheck(): Promise<void> {
@@ -463,9 +473,7 @@ export class Gate extends EventEmitter<GateEvents> {
    * again at the next evaluation. Counted first (no work while both agree on the number); then compared name by name.
    */
   private reconcile(): void {
-    let owned = 0;
-    for (const n of this.names.list()) if (this.opts.owns(n.name)) owned += 1;
-    if (owned === this.store.byName.size && !this.storeBehind) return;
+    if (this.names.ownedCount === this.store.byName.size && !this.storeBehind) return;
     const differ = new Set<string>();
     for (const n of this.names.list()) {
       if (!this.opts.owns(n.name)) continue;
@@ -573,6 +581,7 @@ export class Gate extends EventEmitter<GateEvents> {
     this.leaks?.stop();
     this.dirWatch?.close();
     if (this.recheckTimer) clearInterval(this.recheckTimer);
+    if (this.compareTimer) clearTimeout(this.compareTimer);
     if (this.hostStateTimer) clearTimeout(this.hostStateTimer);
     if (this.hostStateSoon) clearTimeout(this.hostStateSoon);
     if (this.restartTimer) clearTimeout(this.restartTimer);

@@ -51,6 +51,13 @@ const LINK_CHUNK = 128;
  */
 export class LinkStore extends EventEmitter {
   readonly byName = new Map<string, TrackedNamespace>();
+  /** slots whose links could not be read, retried at the next refresh (the refresh used to look at every slot) */
+  private readonly linksFailed = new Set<TrackedNamespace>();
+  /** the slots followed without an nsid, as of `unwatchedAt` (kept: the gate asks at every judgement) */
+  private unwatchedNames: string[] = [];
+  private unwatchedAt = -1;
+  /** moves whenever a slot is followed, dropped or gets its nsid: the unwatched list is made again after it */
+  private nsidVersion = 0;
   private readonly byNsid = new Map<number, TrackedNamespace>();
   /** nsids being read right now, with the events that came meanwhile (key -1: a full resync) */
   private readonly pending = new Map<number, MonitorEvent[]>();
@@ -223,7 +230,11 @@ export class LinkStore extends EventEmitter {
         const added = [...seen.values()].filter((n) => !this.byName.has(n.name));
         for (const ns of added) this.track(ns);
         // a namespace whose links could not be read last time is read again, not left unreadable for good
-        const retry = [...this.byName.values()].filter((n) => n.links === null && n.linkError !== undefined && !added.includes(n));
+        const retry: TrackedNamespace[] = [];
+        for (const n of this.linksFailed) {
+          this.linksFailed.delete(n);
+          if (this.byName.get(n.name) === n && n.links === null && n.linkError !== undefined && !added.includes(n)) retry.push(n);
+        }
         for (const ns of retry) ns.linkError = undefined;
         await this.readLinks([...added, ...retry]);
         for (const ns of [...added, ...retry]) this.emit('changed', ns.name);
@@ -232,7 +243,18 @@ export class LinkStore extends EventEmitter {
     return this.refreshing;
   }
 
+  /** Slots followed without an nsid once their nsid was read: their link events cannot be matched to them. */
+  unwatched(): string[] {
+    if (this.unwatchedAt !== this.nsidVersion) {
+      this.unwatchedNames = [];
+      for (const n of this.byName.values()) if (n.nsid === null && !n.unread) this.unwatchedNames.push(n.name);
+      this.unwatchedAt = this.nsidVersion;
+    }
+    return this.unwatchedNames;
+  }
+
   private track(ns: TrackedNamespace): void {
+    this.nsidVersion += 1;
     const old = this.byName.get(ns.name);
     if (old?.nsid != null) this.byNsid.delete(old.nsid);
     this.byName.set(ns.name, ns);
@@ -242,6 +264,8 @@ export class LinkStore extends EventEmitter {
 
   private remove(ns: TrackedNamespace): void {
     if (this.byName.get(ns.name) !== ns) return;
+    this.nsidVersion += 1;
+    this.linksFailed.delete(ns);
     this.byName.delete(ns.name);
     if (ns.nsid !== null && this.byNsid.get(ns.nsid) === ns) this.byNsid.delete(ns.nsid);
     this.emit('removed', ns.name);
@@ -297,8 +321,14 @@ export class LinkStore extends EventEmitter {
       if (!ns.unread) continue;
       ns.unread = false;
       ns.nsid = nsids.get(ns.name) ?? null;
+      this.nsidVersion += 1;
       if (ns.nsid !== null && this.byName.get(ns.name) === ns) this.byNsid.set(ns.nsid, ns);
     }
+  }
+
+  private linksFailedFor(n: TrackedNamespace, why: string): void {
+    n.linkError = why;
+    this.linksFailed.add(n);
   }
 
   private async readLinks(list: TrackedNamespace[]): Promise<void> {
@@ -310,7 +340,7 @@ export class LinkStore extends EventEmitter {
       const dumps = await this.host.readLinks(withId.map((n) => n.nsid!));
       for (const n of withId) {
         const r = dumps.get(n.nsid!);
-        if (r instanceof Error || r === undefined) n.linkError = r?.message ?? 'no answer';
+        if (r instanceof Error || r === undefined) this.linksFailedFor(n, r?.message ?? 'no answer');
         else n.links = new SlotLinks(r);
       }
     } finally {
@@ -324,7 +354,7 @@ export class LinkStore extends EventEmitter {
       try {
         n.links = new SlotLinks(await this.host.readLinksByName(n.name));
       } catch (err) {
-        n.linkError = (err as Error).message.split('\n')[0];
+        this.linksFailedFor(n, (err as Error).message.split('\n')[0]!);
       }
     }
   }

@@ -8,6 +8,12 @@ import type { GateHost } from './gate-host.js';
 export const NAMES_VERIFY_MS = 300_000;
 /** names stat'ed per event-loop turn by the slice (one lstat each) */
 const VERIFY_CHUNK = 256;
+/**
+ * the directory's names are read whole and compared with the index at most this often while they keep changing
+ * (inotify names each change as it comes; the comparison only finds what it dropped). A burst of 1,000 namespaces
+ * made and deleted beside 32,766 slots moved the directory at nearly every evaluation: each read 33,000 names.
+ */
+export const NAMES_COMPARE_MIN_MS = 1_000;
 
 export type IndexHost = Pick<GateHost, 'listNamespaces' | 'statNamespace' | 'netnsDirStamp' | 'readNetnsNames'>;
 
@@ -32,11 +38,36 @@ export class NetnsIndex {
    * a settled host; every name on one whose mounts do not propagate, as each evaluation did before the index).
    */
   private readonly settling = new Set<string>();
+  /** names `owns` says are slots, kept as names come and go (counting them would test every name) */
+  private owned = 0;
+  /** when the names were last read whole and compared (performance.now()) */
+  private comparedAt = -Infinity;
+  /** when a comparison put off by NAMES_COMPARE_MIN_MS is due (null: none put off) */
+  private compareDue: number | null = null;
 
-  constructor(private readonly host: IndexHost) {}
+  constructor(
+    private readonly host: IndexHost,
+    private readonly owns: (name: string) => boolean = () => true,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
 
   get size(): number {
     return this.byName.size;
+  }
+
+  /** how many names are slots (`owns`) */
+  get ownedCount(): number {
+    return this.owned;
+  }
+
+  /** names here that are not a namespace mount (a plain file, an unpropagated mount); symbolic links left out */
+  notMounted(): string[] {
+    return [...this.settling];
+  }
+
+  /** ms until a comparison put off while the directory kept moving is due (null: none is) */
+  get compareDueInMs(): number | null {
+    return this.compareDue === null ? null : Math.max(0, this.compareDue - this.clock());
   }
 
   /** Every name as last seen (the array is rebuilt only after a change). */
@@ -58,6 +89,7 @@ export class NetnsIndex {
     const listing = await this.host.listNamespaces();
     this.byName.clear();
     this.settling.clear();
+    this.owned = 0;
     for (const n of listing.namespaces) this.put(n);
     this.error = listing.error;
     this.listed = null;
@@ -86,11 +118,20 @@ export class NetnsIndex {
   /**
    * One stat of the directory: when it moved since the last look, its names are read (nothing else) and compared
    * with the index; names that came or went are stat'ed. Returns the names that differ (none while nothing changed).
+   * While the directory keeps moving, the comparison is made at most every NAMES_COMPARE_MIN_MS: one asked sooner
+   * is put off (compareDueInMs says when; the caller comes back then).
    */
   async catchUp(): Promise<Set<string>> {
     const settled = this.settling.size > 0 ? this.update([...this.settling]) : new Set<string>();
     const stamp = this.host.netnsDirStamp();
     if (stamp === this.stamp) return settled;
+    const now = this.clock();
+    if (now - this.comparedAt < NAMES_COMPARE_MIN_MS) {
+      this.compareDue = this.comparedAt + NAMES_COMPARE_MIN_MS;
+      return settled;
+    }
+    this.comparedAt = now;
+    this.compareDue = null;
     const names = await this.host.readNetnsNames();
     if (names instanceof Error) {
       this.error = `cannot read /run/netns: ${(names as NodeJS.ErrnoException).code ?? names.message}`;
@@ -133,6 +174,7 @@ export class NetnsIndex {
       if (!before) return false;
       this.byName.delete(name);
       this.settling.delete(name);
+      if (this.owns(name)) this.owned -= 1;
     } else {
       if (before && same(before, now)) return false;
       // set in place: a changed name keeps its position, so the verification cursor skips none
@@ -143,6 +185,7 @@ export class NetnsIndex {
   }
 
   private put(n: NamedNamespace): void {
+    if (!this.byName.has(n.name) && this.owns(n.name)) this.owned += 1;
     this.byName.set(n.name, n);
     if (!n.nsfs && !n.symlink) this.settling.add(n.name);
     else this.settling.delete(n.name);

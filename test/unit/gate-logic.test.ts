@@ -488,6 +488,20 @@ describe('names in /run/netns', () => {
     await until(() => g.slotCount === 1 && g.linksOf('ns-2') !== null);
     expect(g.linksOf('ns-1')).toBeNull();
   });
+
+  it('while names keep coming, a change inotify missed is still found, once the put-off comparison is due, with nothing else happening', async () => {
+    const host = new FakeHost();
+    host.add('ns-1');
+    const g = await started(host);
+    host.add('ns-2');
+    await g.evaluate();
+    await until(() => g.linksOf('ns-2') !== null);
+    // moved again within NAMES_COMPARE_MIN_MS of the comparison that found ns-2: put off, then made by a timer
+    host.add('ns-3');
+    await g.evaluate();
+    await until(() => g.linksOf('ns-3') !== null, 5000);
+    expect(g.slotCount).toBe(3);
+  });
 });
 
 describe('the gate keeps no lie (issue 25, items 5-8)', () => {

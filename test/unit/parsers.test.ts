@@ -6,7 +6,7 @@ import { flagLabels, operstateName } from '../../src/host/link-flags.js';
 import { parseNetnsList as parseList } from '../../src/host/named-namespaces.js';
 import { ParseError } from '../../src/host/parse-error.js';
 import { parseIff, commMatches } from '../../src/host/proc-table.js';
-import { devMajor, devMinor } from '../../src/host/tun-device.js';
+import { devMajor, devMinor, readTunDevice, readTunDeviceAsync } from '../../src/host/tun-device.js';
 
 /** the parsers return facts or a ParseError: these fixtures are real output, so an error fails the test */
 function ok<T>(r: T | ParseError): T {
@@ -96,5 +96,11 @@ describe('/proc', () => {
     const rdev = (10 << 8) | 200;
     expect([devMajor(rdev), devMinor(rdev)]).toEqual([10, 200]);
     expect([devMajor(0x103), devMinor(0x103)]).toEqual([1, 3]);
+  });
+  it('reads a device the same through the thread pool as synchronously (serve reads it at every evaluation)', async () => {
+    // /dev/null: a character device anyone may open read-write; a missing path; a directory (opening it read-write fails)
+    for (const path of ['/dev/null', '/nonexistent/tun', '/tmp']) expect(await readTunDeviceAsync(path)).toEqual(readTunDevice(path));
+    expect((await readTunDeviceAsync('/nonexistent/tun')).statError).toBe('ENOENT');
+    expect((await readTunDeviceAsync('/tmp')).openError).toBe('EISDIR');
   });
 });

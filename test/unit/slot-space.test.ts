@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LinkStore } from '../../src/gate/link-store.js';
 import { LiveFacts } from '../../src/gate/live-facts.js';
-import { NAMES_VERIFY_MS, NetnsIndex } from '../../src/gate/netns-index.js';
+import { NAMES_COMPARE_MIN_MS, NAMES_VERIFY_MS, NetnsIndex } from '../../src/gate/netns-index.js';
 import { flagBitsLabels } from '../../src/host/link-flags.js';
 import { linkDumpRequest, parseLinkMessage } from '../../src/host/links.js';
 import type { ProcessEntry } from '../../src/host/proc-table.js';
@@ -77,6 +77,47 @@ describe('the names in /run/netns, kept by what changed', () => {
     // each name once per NAMES_VERIFY_MS, not every name at every recheck
     expect(stats.length).toBe(120);
     expect(new Set(stats).size).toBe(120);
+  });
+
+  it('while the directory keeps moving, its names are read whole at most once per NAMES_COMPARE_MIN_MS, and a comparison put off is made when due', async () => {
+    const { host } = countingHost(50);
+    let now = 10_000;
+    const index = new NetnsIndex(
+      host,
+      () => true,
+      () => now,
+    );
+    await index.load();
+    host.add('ns-a');
+    expect(await index.catchUp()).toEqual(new Set(['ns-a']));
+    expect(host.dirReads).toBe(1);
+    host.add('ns-b');
+    now += 100;
+    expect(await index.catchUp()).toEqual(new Set());
+    expect(host.dirReads).toBe(1);
+    expect(index.compareDueInMs).toBe(NAMES_COMPARE_MIN_MS - 100);
+    now += NAMES_COMPARE_MIN_MS - 100;
+    expect(await index.catchUp()).toEqual(new Set(['ns-b']));
+    expect(host.dirReads).toBe(2);
+    expect(index.compareDueInMs).toBeNull();
+  });
+
+  it('counts the slot names and lists the names that are not namespace mounts as names come and go, without walking them', async () => {
+    const { host } = countingHost(10);
+    host.add('other-1');
+    host.add('ns-plain').nsfs = false;
+    const index = new NetnsIndex(host, (n) => n.startsWith('ns-'));
+    await index.load();
+    expect(index.ownedCount).toBe(11);
+    expect(index.notMounted()).toEqual(['ns-plain']);
+    host.remove('ns-3');
+    host.add('other-2');
+    host.add('ns-x');
+    host.namespaces.get('ns-plain')!.nsfs = true;
+    index.update(['ns-3', 'other-2', 'ns-x', 'ns-plain']);
+    expect(index.ownedCount).toBe(11);
+    expect(index.size).toBe(13);
+    expect(index.notMounted()).toEqual([]);
   });
 
   it('an unreadable directory is not "no names": the listing carries the error', async () => {
