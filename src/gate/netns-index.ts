@@ -90,6 +90,8 @@ export class NetnsIndex {
     this.byName.clear();
     this.settling.clear();
     this.owned = 0;
+    // a whole read finds what a comparison put off before it would have: that one is not due any more
+    this.compareDue = null;
     for (const n of listing.namespaces) this.put(n);
     this.error = listing.error;
     this.listed = null;
